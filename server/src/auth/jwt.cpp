@@ -1,0 +1,263 @@
+// JWT verification and signing; see jwt.hpp. The checks run in exactly the order of the table in
+// PROTOCOL.md section 3.3, because the first failing check decides the close reason.
+#include "auth/jwt.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "proto/channel.hpp"
+#include "proto/json_scan.hpp"
+#include "util/base64.hpp"
+#include "util/json_writer.hpp"
+
+namespace parley::auth {
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string sign_token(std::string_view kid, std::string_view secret, std::string_view payload_json) {
+    std::string header = "{\"alg\":\"HS256\",\"kid\":";
+    json::append_string(header, kid);
+    header += ",\"typ\":\"JWT\"}";
+    std::string signing_input = base64::encode_url(header) + "." + base64::encode_url(payload_json);
+    std::string sig = hmac_sha256(secret, signing_input);
+    return signing_input + "." + base64::encode_url(sig);
+}
+
+namespace {
+
+failure bad(std::string_view why) { return failure{4001, "invalid_token: " + std::string(why)}; }
+
+// A parsed JSON object: members by decoded name. Duplicate names make the object invalid.
+struct object_view {
+    std::vector<json::member> members;
+    std::vector<std::string> names;
+
+    const json::member* get(std::string_view name) const {
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (names[i] == name) {
+                return &members[i];
+            }
+        }
+        return nullptr;
+    }
+};
+
+bool parse_object(std::string_view text, object_view& out) {
+    if (json::scan_object(text, out.members) != json::scan_result::ok) {
+        return false;
+    }
+    for (const auto& m : out.members) {
+        std::string name;
+        json::unescape(m.raw_key, name);
+        for (const auto& n : out.names) {
+            if (n == name) {
+                return false;
+            }
+        }
+        out.names.push_back(std::move(name));
+    }
+    return true;
+}
+
+std::string decode_string(const json::member& m, bool& lone) {
+    std::string s;
+    lone = json::unescape(json::string_body(m.value), s) == json::unescape_result::lone_surrogate;
+    return s;
+}
+
+// Integer part of a JSON number (fractional part discarded), saturated to +-2^62.
+std::int64_t number_seconds(std::string_view text) {
+    double v = std::strtod(std::string(text).c_str(), nullptr);
+    if (std::isnan(v)) {
+        return 0;
+    }
+    v = std::trunc(v);
+    constexpr double lim = 4.611686018427387904e18;
+    if (v > lim) {
+        return static_cast<std::int64_t>(lim);
+    }
+    if (v < -lim) {
+        return -static_cast<std::int64_t>(lim);
+    }
+    return static_cast<std::int64_t>(v);
+}
+
+}  // namespace
+
+result verify_connection_token(const config::config& cfg, std::string_view token, std::int64_t now) {
+    return verify_connection_token_ms(cfg, token, now * 1000);
+}
+
+result verify_connection_token_ms(const config::config& cfg, std::string_view token,
+                                  std::int64_t now_ms) {
+    const std::int64_t now = now_ms / 1000;
+    // 1. Structure.
+    std::size_t d1 = token.find('.');
+    std::size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+    if (d1 == std::string_view::npos || d2 == std::string_view::npos ||
+        token.find('.', d2 + 1) != std::string_view::npos) {
+        return bad("malformed");
+    }
+    auto header = base64::decode_url(token.substr(0, d1));
+    auto payload = base64::decode_url(token.substr(d1 + 1, d2 - d1 - 1));
+    auto signature = base64::decode_url(token.substr(d2 + 1));
+    if (!header || !payload || !signature) {
+        return bad("malformed");
+    }
+    object_view h;
+    object_view p;
+    if (!simdjson::validate_utf8(*header) || !simdjson::validate_utf8(*payload) ||
+        !parse_object(*header, h) || !parse_object(*payload, p)) {
+        return bad("malformed");
+    }
+    bool lone = false;
+    // 2. alg.
+    const json::member* alg = h.get("alg");
+    if (alg == nullptr || alg->kind != json::value_kind::string || decode_string(*alg, lone) != "HS256") {
+        return bad("unsupported alg");
+    }
+    // 3-4. kid.
+    const json::member* kid_m = h.get("kid");
+    if (kid_m == nullptr || kid_m->kind != json::value_kind::string) {
+        return bad("missing kid");
+    }
+    const config::key_config* key = cfg.find_key(decode_string(*kid_m, lone));
+    if (key == nullptr || key->type != config::key_type::secret) {
+        return bad("unknown kid");
+    }
+    // 5. Signature, compared in constant time.
+    std::string expected = hmac_sha256(key->secret, token.substr(0, d2));
+    if (signature->size() != expected.size() ||
+        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+        return bad("bad signature");
+    }
+    const config::app_config& app = cfg.apps[key->app_index];
+    // 6-7. exp and the lifetime cap.
+    const json::member* exp_m = p.get("exp");
+    if (exp_m == nullptr || exp_m->kind != json::value_kind::number) {
+        return bad("missing exp");
+    }
+    const std::int64_t exp = number_seconds(exp_m->value);
+    if (exp - now > app.max_token_lifetime + clock_leeway_seconds) {
+        return bad("lifetime too long");
+    }
+    // 8. nbf.
+    if (const json::member* nbf = p.get("nbf")) {
+        if (nbf->kind != json::value_kind::number || number_seconds(nbf->value) > now + clock_leeway_seconds) {
+            return bad("not yet valid");
+        }
+    }
+    // 9. iat.
+    if (const json::member* iat = p.get("iat")) {
+        if (iat->kind != json::value_kind::number || number_seconds(iat->value) > now + clock_leeway_seconds) {
+            return bad("iat in the future");
+        }
+    }
+    // 10. sub.
+    const json::member* sub_m = p.get("sub");
+    if (sub_m == nullptr || sub_m->kind != json::value_kind::string) {
+        return bad("bad sub");
+    }
+    std::string sub = decode_string(*sub_m, lone);
+    if (lone || !proto::valid_peer_id(sub)) {
+        return bad("bad sub");
+    }
+    principal out;
+    out.key = key;
+    out.peer_id = std::move(sub);
+    out.expires_at = exp;
+    // 11. channels.
+    std::vector<json::member> items;
+    if (const json::member* ch = p.get("channels")) {
+        if (ch->kind != json::value_kind::array ||
+            json::scan_array(ch->value, items) != json::scan_result::ok ||
+            items.size() > max_token_channels) {
+            return bad("bad channels");
+        }
+        std::vector<proto::pattern> patterns;
+        for (const auto& item : items) {
+            if (item.kind != json::value_kind::string) {
+                return bad("bad channels");
+            }
+            auto pat = proto::pattern::compile(decode_string(item, lone));
+            if (lone || !pat) {
+                return bad("bad channels");
+            }
+            patterns.push_back(std::move(*pat));
+        }
+        out.scope = std::make_unique<token_scope>();
+        out.scope->channels = std::move(patterns);
+    }
+    // 12. permissions.
+    if (const json::member* perms = p.get("permissions")) {
+        if (perms->kind != json::value_kind::array ||
+            json::scan_array(perms->value, items) != json::scan_result::ok ||
+            items.size() > max_token_permissions) {
+            return bad("bad permissions");
+        }
+        std::uint8_t bits = 0;
+        for (const auto& item : items) {
+            std::string a = item.kind == json::value_kind::string ? decode_string(item, lone) : "";
+            if (a == "subscribe") {
+                bits |= config::action_subscribe;
+            } else if (a == "publish") {
+                bits |= config::action_publish;
+            } else if (a == "presence") {
+                bits |= config::action_presence;
+            } else if (a == "send") {
+                bits |= config::action_send;
+            } else {
+                return bad("bad permissions");
+            }
+        }
+        if (!out.scope) {
+            out.scope = std::make_unique<token_scope>();
+        }
+        out.scope->actions = bits;
+    }
+    // 13. peerMetadata.
+    if (const json::member* pm = p.get("peerMetadata"); pm != nullptr && pm->kind != json::value_kind::null) {
+        if (pm->kind != json::value_kind::object) {
+            return bad("bad peerMetadata");
+        }
+        if (pm->value.size() > max_peer_metadata_bytes) {
+            return bad("peerMetadata too large");
+        }
+        out.peer_metadata = std::string(pm->value);
+    }
+    // 14. metadata.
+    if (const json::member* md = p.get("metadata"); md != nullptr && md->kind != json::value_kind::null) {
+        if (md->kind != json::value_kind::object) {
+            return bad("bad metadata");
+        }
+        if (md->value.size() > max_metadata_bytes) {
+            return bad("metadata too large");
+        }
+        out.metadata = std::string(md->value);
+        object_view mv;
+        if (parse_object(out.metadata, mv)) {
+            out.metadata_has_ice_servers = mv.get("iceServers") != nullptr;
+        }
+    }
+    // Admission step 3: the expiry deadline (section 13.1).
+    if (now_ms >= exp * 1000 - 250) {
+        return failure{4002, "token_expired"};
+    }
+    return out;
+}
+
+}  // namespace parley::auth

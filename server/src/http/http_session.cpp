@@ -1,0 +1,326 @@
+// HTTP handling before the upgrade; see http_session.hpp.
+#include "http/http_session.hpp"
+
+#include <openssl/evp.h>
+
+#include <boost/asio/write.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "api/rest.hpp"
+#include "shard/shard.hpp"
+#include "util/base64.hpp"
+#include "util/json_writer.hpp"
+
+namespace parley::http {
+
+namespace {
+
+// True when the comma-separated header value contains `token` (ASCII case-insensitive).
+bool has_token(std::string_view value, std::string_view token) {
+    std::size_t pos = 0;
+    while (pos <= value.size()) {
+        std::size_t comma = value.find(',', pos);
+        std::string_view item = value.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+            item.remove_prefix(1);
+        }
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+            item.remove_suffix(1);
+        }
+        if (beast::iequals(item, token)) {
+            return true;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        pos = comma + 1;
+    }
+    return false;
+}
+
+std::string websocket_accept(std::string_view key) {
+    std::string input(key);
+    input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 section 1.3
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr);
+    return base64::encode(std::string_view(reinterpret_cast<char*>(digest), len));
+}
+
+bool valid_websocket_key(std::string_view key) {
+    // 16 random bytes, base64: 22 characters and "==".
+    if (key.size() != 24 || key.substr(22) != "==") {
+        return false;
+    }
+    for (char c : key.substr(0, 22)) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string_view mime_type(std::string_view path) {
+    auto ext = path.substr(path.rfind('.') == std::string_view::npos ? path.size() : path.rfind('.'));
+    if (ext == ".html") return "text/html; charset=utf-8";
+    if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+    if (ext == ".css") return "text/css; charset=utf-8";
+    if (ext == ".json") return "application/json; charset=utf-8";
+    if (ext == ".svg") return "image/svg+xml";
+    if (ext == ".png") return "image/png";
+    if (ext == ".ico") return "image/x-icon";
+    if (ext == ".map") return "application/json; charset=utf-8";
+    return "application/octet-stream";
+}
+
+}  // namespace
+
+response_t json_response(unsigned status, std::string body, unsigned version, bool keep_alive) {
+    response_t res{static_cast<bhttp::status>(status), version};
+    res.set(bhttp::field::server, "parleyd");
+    res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+response_t json_error(unsigned status, std::string_view code, std::string_view message,
+                      unsigned version, bool keep_alive) {
+    std::string body = "{\"error\":";
+    json::append_string(body, code);
+    body += ",\"message\":";
+    json::append_string(body, message);
+    body += "}";
+    return json_response(status, std::move(body), version, keep_alive);
+}
+
+http_session::http_session(shard::shard& s, shard::socket_t socket)
+    : shard_(s), stream_(std::move(socket)) {}
+
+void http_session::run() { read(); }
+
+void http_session::read() {
+    parser_.emplace();
+    parser_->header_limit(max_request_head);
+    parser_->body_limit(max_request_body);
+    stream_.expires_after(request_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->on_read(ec);
+                      });
+}
+
+void http_session::on_read(beast::error_code ec) {
+    started_ = std::chrono::steady_clock::now();
+    if (ec == bhttp::error::header_limit) {
+        write(json_error(431, "invalid_request", "request head larger than 64 KB", 11, false));
+        return;
+    }
+    if (ec == bhttp::error::body_limit) {
+        write(json_error(413, "invalid_request", "request body larger than 32768 bytes", 11, false));
+        return;
+    }
+    if (ec) {
+        if (ec != bhttp::error::end_of_stream && ec != boost::asio::error::operation_aborted &&
+            ec != beast::error::timeout && ec != boost::asio::error::connection_reset &&
+            ec != boost::asio::error::eof && buffer_.size() > 0) {
+            // Bytes that are not HTTP: tell the client once, then close.
+            write(json_error(400, "invalid_request", "malformed HTTP request", 11, false));
+            return;
+        }
+        beast::error_code ignored;
+        stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+        return;
+    }
+    request_t req = parser_->release();
+    handle(req);
+}
+
+void http_session::write(response_t res) {
+    auto sp = std::make_shared<response_t>(std::move(res));
+    stream_.expires_after(request_timeout);
+    bhttp::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+        if (ec) {
+            return;
+        }
+        if (sp->need_eof()) {
+            beast::error_code ignored;
+            self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+            return;
+        }
+        self->read();
+    });
+}
+
+void http_session::refuse_upgrade(response_t res) {
+    auto& g = shard_.srv().global_stats();
+    g.upgrades_refused[metrics::global_metrics::refused_index(res.result_int())].fetch_add(1, std::memory_order_relaxed);
+    res.keep_alive(false);
+    write(std::move(res));
+}
+
+void http_session::handle(request_t& req) {
+    std::string_view target = req.target();
+    std::size_t q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    const bool wants_upgrade = has_token(req[bhttp::field::upgrade], "websocket");
+
+    if (path == "/v1") {
+        handle_upgrade(req, query);
+        return;
+    }
+    if (wants_upgrade) {
+        refuse_upgrade(json_error(404, "not_found", "WebSocket endpoint is /v1", version, false));
+        return;
+    }
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+        if (req.method() != bhttp::verb::get) {
+            auto res = json_error(405, "method_not_allowed", "use GET", version, keep_alive);
+            res.set(bhttp::field::allow, "GET");
+            write(std::move(res));
+            return;
+        }
+        if (path == "/healthz") {
+            write(json_response(200, "{\"status\":\"ok\"}", version, keep_alive));
+        } else if (path == "/readyz") {
+            if (shard_.srv().draining()) {
+                write(json_error(503, "not_ready", "draining", version, keep_alive));
+            } else {
+                write(json_response(200, "{\"status\":\"ready\"}", version, keep_alive));
+            }
+        } else {
+            response_t res{bhttp::status::ok, version};
+            res.set(bhttp::field::server, "parleyd");
+            res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+            res.keep_alive(keep_alive);
+            res.body() = shard_.srv().render_metrics();
+            res.prepare_payload();
+            write(std::move(res));
+        }
+        return;
+    }
+    if (path.rfind("/v1/", 0) == 0) {
+        write(api::handle(shard_, req, path, query));
+        return;
+    }
+    handle_static(req, path);
+}
+
+void http_session::handle_upgrade(request_t& req, std::string_view query) {
+    const unsigned version = req.version();
+    // Section 2, first match wins.
+    if (req.method() != bhttp::verb::get) {
+        auto res = json_error(405, "method_not_allowed", "the WebSocket endpoint accepts GET only", version, false);
+        res.set(bhttp::field::allow, "GET");
+        refuse_upgrade(std::move(res));
+        return;
+    }
+    if (!has_token(req[bhttp::field::upgrade], "websocket")) {
+        auto res = json_error(426, "upgrade_required", "a WebSocket upgrade is required", version, false);
+        res.set(bhttp::field::upgrade, "websocket");
+        refuse_upgrade(std::move(res));
+        return;
+    }
+    if (req[bhttp::field::sec_websocket_version] != "13") {
+        auto res = json_error(426, "upgrade_required", "Sec-WebSocket-Version must be 13", version, false);
+        res.set(bhttp::field::sec_websocket_version, "13");
+        refuse_upgrade(std::move(res));
+        return;
+    }
+    std::string_view key = req[bhttp::field::sec_websocket_key];
+    if (version < 11 || !has_token(req[bhttp::field::connection], "upgrade") || !valid_websocket_key(key)) {
+        refuse_upgrade(json_error(400, "invalid_request", "invalid WebSocket handshake", version, false));
+        return;
+    }
+    // Step 4 (per-IP connect rate) is applied by the API layer's limiter.
+    if (auto retry = api::connect_rate_check(shard_, stream_.socket().remote_endpoint().address())) {
+        auto res = json_error(429, "rate_limited", "too many connection attempts", version, false);
+        res.set(bhttp::field::retry_after, std::to_string(*retry));
+        refuse_upgrade(std::move(res));
+        return;
+    }
+
+    shard::upgrade_info info;
+    info.query = std::string(query);
+    if (auto it = req.find(bhttp::field::origin); it != req.end()) {
+        info.origin = std::string(it->value());
+    }
+    info.started = started_;
+    auto response = std::make_shared<std::string>(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " + websocket_accept(key) + "\r\n\r\n");
+    stream_.expires_after(request_timeout);
+    boost::asio::async_write(
+        stream_, boost::asio::buffer(*response),
+        [self = shared_from_this(), response, info = std::move(info)](beast::error_code ec, std::size_t) mutable {
+            if (ec) {
+                return;
+            }
+            self->stream_.expires_never();
+            // Bytes after the request (early WebSocket frames) go with the socket.
+            auto data = self->buffer_.data();
+            std::string pending(static_cast<const char*>(data.data()), data.size());
+            auto* c = new shard::connection(self->shard_, self->stream_.release_socket(),
+                                            std::move(pending), std::move(info));
+            c->start();
+        });
+}
+
+void http_session::handle_static(request_t& req, std::string_view path) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    const auto& root = shard_.cfg().server.web_root;
+    if (root.empty() || req.method() != bhttp::verb::get) {
+        write(json_error(404, "not_found", "not found", version, keep_alive));
+        return;
+    }
+    if (path == "/demo-config.json" && shard_.cfg().embedded_default) {
+        // The embedded default's demo pages learn the development key from here.
+        std::string body = "{\"key\":";
+        json::append_string(body, shard_.cfg().apps.front().keys.front().id);
+        body += "}";
+        write(json_response(200, std::move(body), version, keep_alive));
+        return;
+    }
+    std::string rel(path);
+    if (rel.empty() || rel.back() == '/') {
+        rel += "index.html";
+    }
+    if (rel.find("..") != std::string::npos || rel.find('\\') != std::string::npos ||
+        rel.find('\0') != std::string::npos) {
+        write(json_error(404, "not_found", "not found", version, keep_alive));
+        return;
+    }
+    std::filesystem::path file = std::filesystem::path(root) / rel.substr(1);
+    std::error_code fec;
+    if (std::filesystem::is_directory(file, fec)) {
+        file /= "index.html";
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in || !std::filesystem::is_regular_file(file, fec)) {
+        write(json_error(404, "not_found", "not found", version, keep_alive));
+        return;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    response_t res{bhttp::status::ok, version};
+    res.set(bhttp::field::server, "parleyd");
+    res.set(bhttp::field::content_type, mime_type(file.string()));
+    res.set(bhttp::field::cache_control, "no-cache");
+    res.keep_alive(keep_alive);
+    res.body() = ss.str();
+    res.prepare_payload();
+    write(std::move(res));
+}
+
+}  // namespace parley::http

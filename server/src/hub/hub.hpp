@@ -1,0 +1,68 @@
+// Operations that cross shards: channel membership and presence on a channel's home shard,
+// publish fan-out, direct-message routing through a peer's home shard, and pattern interest.
+// Each operation starts on the origin shard, runs its middle part on the home shard, and calls
+// `done` back on the origin shard (inline when home and origin are the same shard).
+//
+// Ordering (PROTOCOL.md section 10) rests on two facts: a connection starts its next frame only
+// after `done` of the previous one ran, and each shard's loop runs posted work in FIFO order.
+// So everything caused by one frame is queued at every recipient shard before anything caused
+// by the same connection's next frame.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hub/identity.hpp"
+#include "net/frame.hpp"
+
+namespace parley::shard {
+class shard;
+struct publish_msg;
+}  // namespace parley::shard
+
+namespace parley::hub {
+
+// Home shard of a channel key or peer key (app number + name).
+std::uint32_t home_of(std::string_view key, std::uint32_t shard_count);
+
+// Key of a peer in the directory: app number (4 bytes) + peerId.
+inline std::string peer_key(std::uint32_t app, std::string_view peer_id) {
+    return channel_key(app, peer_id);
+}
+
+// Adds connection `c` (of `who`, on shard `origin`) as a member of the channel `key`. Sends the
+// `joined` delta to the other members when the peer became present. `done(snapshot)` gets the
+// presence snapshot frames (empty when want_snapshot is false).
+void join(shard::shard& origin, conn_id c, const identity_ptr& who, const std::string& key,
+          bool want_snapshot, std::function<void(std::vector<net::frame_ptr>)> done);
+
+// Builds a fresh snapshot of `key` for a repeated subscribe.
+void snapshot(shard::shard& origin, const identity_ptr& who, const std::string& key,
+              std::function<void(std::vector<net::frame_ptr>)> done);
+
+// Removes member connection `c` from `key`; sends `left` when the peer stopped being present.
+// `done` may be empty (connection teardown).
+void leave(shard::shard& origin, conn_id c, const identity_ptr& who, const std::string& key,
+           std::function<void()> done);
+
+// Fans a publish out to every shard with subscribers (exact or pattern) of its channel.
+void publish(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
+             std::function<void()> done);
+
+// Delivers a direct frame to every connection of peer `to` in `app` except `exclude`.
+// `done(found)` tells whether there was at least one target.
+void send(shard::shard& origin, std::uint32_t app, const std::string& to, net::frame_ptr frame,
+          conn_id exclude, std::function<void(bool)> done);
+
+// Registers connection `c` under its peerId so that directs reach it.
+void register_peer(shard::shard& origin, conn_id c, const identity_ptr& who,
+                   std::function<void()> done);
+void unregister_peer(shard::shard& origin, conn_id c, const identity_ptr& who);
+
+// Tells every shard whether `origin` holds pattern subscriptions in `app`; `done` runs once all
+// shards have recorded it (so later publishes anywhere consider this shard). `done` may be empty.
+void set_pattern_interest(shard::shard& origin, std::uint32_t app, bool on,
+                          std::function<void()> done);
+
+}  // namespace parley::hub

@@ -1,0 +1,146 @@
+// Server process lifecycle; see server.hpp.
+#include "server/server.hpp"
+
+#include <csignal>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "server/listener.hpp"
+#include "shard/connection.hpp"
+#include "shard/shard.hpp"
+
+namespace parley::server {
+
+server::server(config::config_ptr cfg) : cfg_(std::move(cfg)) {
+    unsigned n = cfg_->server.threads;
+    if (n == 0) {
+        n = std::max(1u, std::thread::hardware_concurrency());
+    }
+    n = std::min(n, 64u);  // shard masks are 64 bits wide
+    for (unsigned i = 0; i < n; ++i) {
+        shards_.push_back(std::make_unique<shard::shard>(*this, i, n));
+    }
+    drain_.resize(n);
+}
+
+server::~server() {
+    listeners_.clear();
+    signals_.reset();
+    shards_.clear();
+}
+
+std::uint16_t server::bind() {
+    const auto& s = cfg_->server;
+    std::uint16_t port = s.listen_port;
+    for (auto& sh : shards_) {
+        listeners_.push_back(std::make_unique<listener>(*sh, s.listen_host, port));
+        port = listeners_.back()->port();  // port 0: every later shard binds the chosen port
+    }
+    return port;
+}
+
+int server::run() {
+    signals_ = std::make_unique<boost::asio::signal_set>(shards_[0]->io(), SIGINT, SIGTERM);
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [this, &on_signal](const boost::system::error_code& ec, int sig) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            begin_drain();
+            signals_->async_wait(on_signal);
+        };
+    signals_->async_wait(on_signal);
+
+    for (std::uint32_t i = 0; i < shards_.size(); ++i) {
+        boost::asio::post(shards_[i]->io(), [this, i] {
+            shards_[i]->start();
+            listeners_[i]->start();
+        });
+    }
+    std::vector<std::thread> threads;
+    for (std::uint32_t i = 1; i < shards_.size(); ++i) {
+        threads.emplace_back([this, i] { shards_[i]->io().run(); });
+    }
+    shards_[0]->io().run();
+    for (auto& t : threads) {
+        t.join();
+    }
+    spdlog::info("stopped");
+    return 0;
+}
+
+void server::begin_drain() {
+    if (draining_.exchange(true)) {
+        spdlog::warn("second shutdown request: stopping now");
+        stop_all();
+        return;
+    }
+    global_.draining.store(1);
+    const auto window = cfg_->server.drain_window;
+    const std::int64_t retry_ms = cfg_->server.going_away_retry_ms;
+    for (std::uint32_t i = 0; i < shards_.size(); ++i) {
+        boost::asio::post(shards_[i]->io(), [this, i, window, retry_ms] {
+            shard::shard& s = *shards_[i];
+            const std::uint32_t window_ticks = static_cast<std::uint32_t>(window / shard::shard::tick);
+            drain_state& d = drain_[i];
+            d.active = true;
+            d.end_tick = s.now_tick() + window_ticks;
+            // After the window: the close handshake timeout (5 s), plus a tick of margin.
+            d.hard_end_tick = d.end_tick + 51;
+            auto going_away = s.encoder().going_away(retry_ms);
+            std::mt19937 rng(std::random_device{}() ^ i);
+            std::uniform_int_distribution<std::uint32_t> when(0, window_ticks == 0 ? 0 : window_ticks - 1);
+            s.for_each_connection([&](shard::connection& c) {
+                c.begin_drain(going_away, s.now_tick() + when(rng));
+            });
+        });
+    }
+}
+
+void server::on_shard_tick(shard::shard& s) {
+    drain_state& d = drain_[s.index()];
+    if (!d.active || d.done) {
+        return;
+    }
+    const std::uint32_t now = s.now_tick();
+    if (now >= d.end_tick) {
+        // Section 15 step 4: whatever is still open is closed now.
+        s.for_each_connection([](shard::connection& c) { c.close(1001, "going_away"); });
+    }
+    // Done once every connection is gone (at the latest after the close handshake timeout).
+    if (s.connection_count() == 0 || now >= d.hard_end_tick) {
+        d.done = true;
+        if (shards_drained_.fetch_add(1) + 1 == shards_.size()) {
+            stop_all();
+        }
+    }
+}
+
+void server::stop_all() {
+    if (stopping_.exchange(true)) {
+        return;
+    }
+    for (std::uint32_t i = 0; i < shards_.size(); ++i) {
+        boost::asio::post(shards_[i]->io(), [this, i] {
+            listeners_[i]->stop();
+            shards_[i]->stop();
+            if (i == 0 && signals_) {
+                boost::system::error_code ec;
+                signals_->cancel(ec);
+            }
+            shards_[i]->io().stop();
+        });
+    }
+}
+
+std::string server::render_metrics() const {
+    std::vector<const metrics::shard_metrics*> all;
+    for (const auto& s : shards_) {
+        all.push_back(&s->stats());
+    }
+    return metrics::render(all, global_, "");
+}
+
+}  // namespace parley::server

@@ -1,0 +1,183 @@
+// A client WebSocket connection after the upgrade: admission, the frame loop of PROTOCOL.md
+// sections 5-6, the outbound queue, keepalive and close handshake. Lives on one shard for life;
+// every member function runs on that shard's thread.
+#pragma once
+
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/auth.hpp"
+#include "hub/identity.hpp"
+#include "metrics/metrics.hpp"
+#include "net/frame.hpp"
+#include "net/outbound_queue.hpp"
+#include "net/timing_wheel.hpp"
+#include "net/ws_reader.hpp"
+#include "proto/client_frame.hpp"
+
+namespace parley::shard {
+
+class shard;
+
+using socket_t =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
+// What the HTTP layer learned from the upgrade request.
+struct upgrade_info {
+    std::string query;                  // request target after '?'
+    std::optional<std::string> origin;  // Origin header
+    std::chrono::steady_clock::time_point started;  // upgrade request fully read
+};
+
+class connection : public net::wheel_node {
+public:
+    // Takes the socket right after the 101 response was written. `pending` holds bytes the
+    // HTTP parser read past the request (early WebSocket frames).
+    connection(shard& s, socket_t socket, std::string pending, upgrade_info info);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // Registers with the shard and starts admission (PROTOCOL.md section 3).
+    void start();
+
+    hub::conn_id id() const { return id_; }
+    const hub::identity_ptr& who() const { return who_; }
+    bool receives_presence() const;
+
+    // Queues a frame for this client. Over the outbound limit the connection is closed as a slow
+    // consumer — deferred, never inside this call, since callers may be iterating shard state.
+    void enqueue(const net::frame_ptr& f, metrics::tx_type type);
+    // Writes queued frames (called by the shard once per batch of work).
+    void flush();
+    // Server-initiated close (close frame, then wait up to 5 s for the client's).
+    void close(std::uint16_t code, std::string_view reason);
+    // Drops the TCP connection at once, without a close frame (shutdown, fatal errors).
+    void drop() { abort(); }
+    // Timing-wheel callback: keepalive, idle timeout, admission/close/drain/expiry deadlines.
+    void on_timer();
+    // Drain (section 15): sends going_away and schedules the 1001 close at `close_tick`.
+    void begin_drain(const net::frame_ptr& going_away, std::uint32_t close_tick);
+
+    // Scratch used by shard::deliver_message to de-duplicate pattern and exact matches.
+    std::uint32_t mark_epoch = 0;
+    std::uint8_t mark = 0;
+
+private:
+    enum class state : std::uint8_t { admitting, open, closing, closed };
+
+    struct subscription {
+        std::string channel;                     // as subscribed
+        std::unique_ptr<proto::pattern> pattern; // pattern subscriptions only
+        bool sender_metadata = false;
+    };
+
+    // Reference counting: pending socket waits and the shard registration each hold one.
+    void retain() { ++refs_; }
+    void release();
+    struct ref {
+        connection* c;
+        explicit ref(connection* x) : c(x) { c->retain(); }
+        ref(const ref& o) : c(o.c) { c->retain(); }
+        ref(ref&& o) noexcept : c(o.c) { o.c = nullptr; }
+        ~ref() {
+            if (c != nullptr) {
+                c->release();
+            }
+        }
+    };
+
+    // ---- admission
+    void admit();
+    void welcome();
+    void reject(std::uint16_t code, std::string_view reason);
+
+    // ---- input
+    void on_readable();
+    void wait_readable();
+    // Parses and handles frames in buf[0, len); stashes what is left in in_.
+    void consume(char* buf, std::size_t len);
+    void consume_pending();
+    // Handles one complete text message. Returns false when the connection stopped reading.
+    void handle_text(std::string_view text);
+    void handle_frame(const proto::client_frame& f);
+    void on_subscribe(const proto::client_frame& f);
+    void on_unsubscribe(const proto::client_frame& f);
+    void on_publish(const proto::client_frame& f);
+    void on_send(const proto::client_frame& f);
+
+    // ---- responses
+    void reply_ack(std::string_view request_id_json);
+    void reply_error(error_code code, std::string_view message, std::string_view request_id_json);
+
+    // ---- asynchronous operations (one at a time; input waits meanwhile)
+    void begin_op() { busy_ = true; }
+    void end_op();
+
+    // ---- scope
+    bool action_allowed(std::uint8_t action) const;
+    bool channel_allowed(std::string_view channel) const;
+    bool pattern_allowed(const proto::pattern& p) const;
+    subscription* find_sub(std::string_view channel);
+
+    // ---- output and closing
+    void wait_writable();
+    void schedule_timer();
+    void teardown();  // leaves every channel, unregisters the peer (once)
+    void abort();     // drops the TCP connection without a close frame
+    void finish();    // socket closed: unregister from the shard
+    void on_client_close(std::uint16_t code);
+
+    shard& shard_;
+    socket_t socket_;
+    hub::conn_id id_ = hub::no_conn;
+    hub::identity_ptr who_;
+    const config::key_config* key_ = nullptr;
+    std::unique_ptr<auth::token_scope> scope_;
+    std::unique_ptr<upgrade_info> upgrade_;  // only during admission
+    std::string metadata_;                   // welcome metadata (JWT), only until the welcome
+    std::optional<std::int64_t> expires_at_;
+
+    std::string in_;  // received bytes not yet handled (empty when idle)
+    net::ws_reader reader_;
+    net::outbound_queue out_;
+    std::vector<subscription> subs_;
+
+    // Token bucket (section 14.1).
+    float tokens_ = 0;
+    std::uint32_t bucket_ms_ = 0;
+
+    std::uint32_t refs_ = 0;
+    std::uint32_t last_in_tick_ = 0;
+    std::uint32_t last_out_tick_ = 0;
+    std::uint32_t deadline_tick_ = 0;  // admission / close handshake / drain close
+    std::uint32_t expiry_tick_ = 0;    // JWT expiry deadline; 0 = none
+    std::uint16_t close_code_ = 0;     // for metrics: code of the close (0 = TCP drop)
+    state state_ = state::admitting;
+    bool busy_ = false;         // an operation on another shard is in flight
+    bool parked_ = false;       // input stopped because of busy_
+    bool reading_ = false;      // a read wait is pending
+    bool writing_ = false;      // a write wait is pending
+    bool dirty_ = false;        // queued for the shard's flush pass
+    bool registered_ = false;   // in the peer directory
+    bool torn_down_ = false;
+    bool teardown_pending_ = false;
+    bool close_after_flush_ = false;
+    bool slow_ = false;
+    bool draining_ = false;
+    bool finished_ = false;
+    bool welcomed_ = false;
+    bool input_dead_ = false;  // a protocol error: parse nothing more
+    bool shut_ = false;        // our side of TCP is shut down (close frame sent)
+};
+
+}  // namespace parley::shard

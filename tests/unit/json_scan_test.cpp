@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "proto/json_scan.hpp"
+TEST(json_scan, placeholder) { EXPECT_TRUE(parley::json::validate("{}")); }
