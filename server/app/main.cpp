@@ -37,6 +37,36 @@ void print_embedded_banner(const parley::config::config& cfg, const std::string&
         shown.c_str(), port, key.c_str());
 }
 
+void print_new_keys(const std::string& type) {
+    using parley::config::random_key_part;
+    if (type != "secret") {
+        std::printf(
+            "# Publishable key: safe in web pages and apps (?key=). Narrow channels and actions, and\n"
+            "# list the web origins allowed to use it.\n"
+            "[[apps.keys]]\n"
+            "type = \"publishable\"\n"
+            "id = \"pk_live_%s\"\n"
+            "channels = [\"**\"]\n"
+            "actions = [\"subscribe\", \"publish\", \"presence\", \"send\"]\n"
+            "allowed_origins = []\n",
+            random_key_part().c_str());
+    }
+    if (type == "both") {
+        std::printf("\n");
+    }
+    if (type != "publishable") {
+        std::printf(
+            "# Secret key pair: for your backend only (signs connection tokens, authenticates REST).\n"
+            "[[apps.keys]]\n"
+            "type = \"secret\"\n"
+            "id = \"sk_id_%s\"\n"
+            "secret = \"sk_secret_%s\"\n"
+            "channels = [\"**\"]\n"
+            "actions = [\"subscribe\", \"publish\", \"presence\", \"send\"]\n",
+            random_key_part().c_str(), random_key_part().c_str());
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,17 +85,28 @@ int main(int argc, char** argv) {
     app.add_option("--web-root", web_root, "directory of the web pages to serve (\"\" = none)");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    auto* keys = app.add_subcommand("keys", "Key management");
+    auto* keys_new = keys->add_subcommand("new", "Print a fresh key block to paste into the configuration");
+    std::string key_type = "both";
+    keys_new->add_option("--type", key_type, "publishable, secret or both")
+        ->check(CLI::IsMember({"publishable", "secret", "both"}));
+    keys->require_subcommand(1);
     CLI11_PARSE(app, argc, argv);
+
+    if (keys_new->parsed()) {
+        print_new_keys(key_type);
+        return 0;
+    }
 
     auto logger = spdlog::stderr_color_mt("parleyd");
     spdlog::set_default_logger(logger);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-    parley::config::config_ptr cfg;
-    try {
+    // Loads the configuration and applies the flags, which win over the file and the
+    // environment. Used at start and again on every SIGHUP.
+    auto load = [&]() {
         auto c = config_path.empty() ? parley::config::embedded_default()
                                      : parley::config::load_file(config_path);
-        // Flags win over the file and the environment.
         if (!listen.empty()) {
             parley::config::set_listen(c->server, listen);
         }
@@ -80,7 +121,11 @@ int main(int argc, char** argv) {
         if (!log_level.empty()) {
             c->server.log_level = log_level;
         }
-        cfg = std::move(c);
+        return c;
+    };
+    std::shared_ptr<parley::config::config> cfg;
+    try {
+        cfg = load();
     } catch (const parley::config::config_error& e) {
         std::cerr << "parleyd: configuration error: " << e.what() << "\n";
         return 2;
@@ -89,6 +134,9 @@ int main(int argc, char** argv) {
 
     try {
         parley::server::server srv(cfg);
+        if (!config_path.empty()) {
+            srv.set_reloader(load);
+        }
         std::uint16_t port = srv.bind();
         if (cfg->embedded_default) {
             print_embedded_banner(*cfg, cfg->server.listen_host, port);

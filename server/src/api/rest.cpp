@@ -1,17 +1,614 @@
-// REST control plane; see rest.hpp.
+// REST control plane; see rest.hpp. Every handler follows the check order of section 17.1:
+// route -> authentication -> REST rate limit -> body size -> validation -> reserved channel ->
+// action -> channel scope -> quota -> operation.
 #include "api/rest.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+
+#include <chrono>
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include "auth/jwt.hpp"
+#include "hub/hub.hpp"
+#include "proto/channel.hpp"
+#include "proto/json_scan.hpp"
+#include "server/app_runtime.hpp"
 #include "shard/shard.hpp"
+#include "util/json_writer.hpp"
 
 namespace parley::api {
 
-http::response_t handle(shard::shard& s, http::request_t& req, std::string_view path,
-                        std::string_view query) {
-    return http::json_error(404, "not_found", "unknown route", req.version(), req.keep_alive());
+namespace bhttp = boost::beast::http;
+using http::json_error;
+using http::json_response;
+
+namespace {
+
+using session_ptr = std::shared_ptr<http::http_session>;
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
-std::optional<unsigned> connect_rate_check(shard::shard& s, const boost::asio::ip::address& ip) {
-    return std::nullopt;
+// Percent-decodes one path segment (once). nullopt on bad escapes.
+std::optional<std::string> decode_segment(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out.push_back(s[i]);
+            continue;
+        }
+        if (i + 2 >= s.size()) {
+            return std::nullopt;
+        }
+        auto hex = [](char c) -> int {
+            if (c >= '0' && c <= '9') return c - '0';
+            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+            return -1;
+        };
+        int hi = hex(s[i + 1]);
+        int lo = hex(s[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return out;
+}
+
+std::string sha256(std::string_view data) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
+// Section 17.1: `Bearer <sk_id>:<sk_secret>`; the secret compared in constant time.
+const config::key_config* authenticate(const config::config& cfg, std::string_view header) {
+    constexpr std::string_view scheme = "bearer ";
+    if (header.size() <= scheme.size() || !boost::beast::iequals(header.substr(0, scheme.size()), scheme)) {
+        return nullptr;
+    }
+    std::string_view cred = header.substr(scheme.size());
+    while (!cred.empty() && cred.front() == ' ') {
+        cred.remove_prefix(1);
+    }
+    auto colon = cred.find(':');
+    if (colon == std::string_view::npos) {
+        return nullptr;
+    }
+    const config::key_config* key = cfg.find_key(cred.substr(0, colon));
+    // Hash both sides so the comparison takes the same time whatever the lengths.
+    std::string given = sha256(cred.substr(colon + 1));
+    std::string expected = sha256(key != nullptr ? std::string_view(key->secret) : std::string_view("\\x01invalid"));
+    bool match = CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+    if (key == nullptr || key->type != config::key_type::secret || !match) {
+        return nullptr;
+    }
+    return key;
+}
+
+enum class route { tokens, channel_peers, channel_publish, peer_delete, usage, unknown };
+constexpr const char* route_names[] = {"tokens", "channel_peers", "channel_publish", "peer_delete", "usage", "unknown"};
+
+// A JSON object body: members by decoded name (duplicates: the last wins, as in JSON.parse).
+struct body_object {
+    std::vector<json::member> members;
+    std::vector<std::string> names;
+    const json::member* get(std::string_view name) const {
+        const json::member* found = nullptr;
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (names[i] == name) {
+                found = &members[i];
+            }
+        }
+        return found;
+    }
+};
+
+bool parse_body(std::string_view text, body_object& out) {
+    if (!simdjson::validate_utf8(text.data(), text.size()) ||
+        json::scan_object(text, out.members) != json::scan_result::ok) {
+        return false;
+    }
+    for (const auto& m : out.members) {
+        std::string n;
+        json::unescape(m.raw_key, n);
+        out.names.push_back(std::move(n));
+    }
+    return true;
+}
+
+std::string decode_string(const json::member& m, bool& lone) {
+    std::string s;
+    lone = json::unescape(json::string_body(m.value), s) == json::unescape_result::lone_surrogate;
+    return s;
+}
+
+class request_context {
+public:
+    request_context(session_ptr session, const http::request_t& req, route r)
+        : session_(std::move(session)), version_(req.version()), keep_alive_(req.keep_alive()), route_(r) {}
+
+    void respond(http::response_t res) {
+        count(res.result_int());
+        session_->write(std::move(res));
+    }
+    void error(unsigned status, std::string_view code, std::string_view message) {
+        respond(json_error(status, code, message, version_, keep_alive_));
+    }
+    void ok(std::string body) { respond(json_response(200, std::move(body), version_, keep_alive_)); }
+    shard::shard& shard() { return session_->shard_ref(); }
+    const session_ptr& session() const { return session_; }
+    unsigned version() const { return version_; }
+    bool keep_alive() const { return keep_alive_; }
+
+private:
+    void count(unsigned status) {
+        shard().srv().global_stats().count_rest(route_names[static_cast<int>(route_)], status);
+    }
+    session_ptr session_;
+    unsigned version_;
+    bool keep_alive_;
+    route route_;
+};
+using ctx_ptr = std::shared_ptr<request_context>;
+
+std::int64_t period_of(const config::app_config& app, std::int64_t now) {
+    return server::app_runtime::period_index(now, app.period_anchor, app.period_seconds);
+}
+
+// ---- POST /v1/tokens (section 17.2)
+void mint_token(const ctx_ptr& ctx, const config::key_config& key, const std::string& body_text) {
+    const config::config& cfg = ctx->shard().cfg();
+    const config::app_config& app = cfg.apps[key.app_index];
+    body_object body;
+    if (!parse_body(body_text, body)) {
+        ctx->error(400, "invalid_request", "the body must be a JSON object");
+        return;
+    }
+    bool lone = false;
+    const json::member* peer = body.get("peerId");
+    if (peer == nullptr || peer->kind != json::value_kind::string) {
+        ctx->error(400, "invalid_request", "peerId is required (a string)");
+        return;
+    }
+    std::string peer_id = decode_string(*peer, lone);
+    if (lone || !proto::valid_peer_id(peer_id)) {
+        ctx->error(400, "invalid_request", "peerId must be 1-128 printable ASCII characters");
+        return;
+    }
+    std::vector<proto::pattern> channels;
+    std::vector<json::member> items;
+    const json::member* ch = body.get("channels");
+    if (ch != nullptr) {
+        if (ch->kind != json::value_kind::array || json::scan_array(ch->value, items) != json::scan_result::ok ||
+            items.size() > auth::max_token_channels) {
+            ctx->error(400, "invalid_request", "channels must be an array of at most 100 patterns");
+            return;
+        }
+        for (const auto& item : items) {
+            std::optional<proto::pattern> p;
+            if (item.kind == json::value_kind::string) {
+                p = proto::pattern::compile(decode_string(item, lone));
+            }
+            if (!p || lone) {
+                ctx->error(400, "invalid_request", "channels contains an invalid pattern");
+                return;
+            }
+            channels.push_back(std::move(*p));
+        }
+    }
+    std::uint8_t actions = 0;
+    const json::member* perms = body.get("permissions");
+    if (perms != nullptr) {
+        if (perms->kind != json::value_kind::array || json::scan_array(perms->value, items) != json::scan_result::ok ||
+            items.size() > auth::max_token_permissions) {
+            ctx->error(400, "invalid_request", "permissions must be an array of at most 16 actions");
+            return;
+        }
+        for (const auto& item : items) {
+            std::string a = item.kind == json::value_kind::string ? decode_string(item, lone) : "";
+            std::uint8_t bit = a == "subscribe" ? config::action_subscribe
+                             : a == "publish"   ? config::action_publish
+                             : a == "presence"  ? config::action_presence
+                             : a == "send"      ? config::action_send
+                                                : 0;
+            if (bit == 0) {
+                ctx->error(400, "invalid_request", "permissions may contain subscribe, publish, presence and send");
+                return;
+            }
+            actions |= bit;
+        }
+    }
+    std::int64_t lifetime = std::min<std::int64_t>(3600, app.max_token_lifetime);
+    if (const json::member* e = body.get("expiresInSec")) {
+        const std::string text(e->value);
+        char* end = nullptr;
+        long long v = e->kind == json::value_kind::number ? std::strtoll(text.c_str(), &end, 10) : 0;
+        if (e->kind != json::value_kind::number || end == nullptr || *end != '\0' || v < 1 ||
+            v > app.max_token_lifetime) {
+            ctx->error(400, "invalid_request",
+                       "expiresInSec must be an integer from 1 to " + std::to_string(app.max_token_lifetime));
+            return;
+        }
+        lifetime = v;
+    }
+    const json::member* metadata = body.get("metadata");
+    if (metadata != nullptr && (metadata->kind != json::value_kind::object || metadata->value.size() > auth::max_metadata_bytes)) {
+        ctx->error(400, "invalid_request", "metadata must be an object of at most 8192 bytes");
+        return;
+    }
+    const json::member* peer_metadata = body.get("peerMetadata");
+    if (peer_metadata != nullptr &&
+        (peer_metadata->kind != json::value_kind::object || peer_metadata->value.size() > auth::max_peer_metadata_bytes)) {
+        ctx->error(400, "invalid_request", "peerMetadata must be an object of at most 4096 bytes");
+        return;
+    }
+    if (perms != nullptr && (actions & ~key.actions) != 0) {
+        ctx->error(403, "action_not_permitted", "permissions include an action the key does not have");
+        return;
+    }
+    for (const auto& p : channels) {
+        bool covered = std::any_of(key.channels.begin(), key.channels.end(),
+                                   [&](const proto::pattern& k) { return k.covers(p); });
+        if (!covered) {
+            ctx->error(403, "channel_not_authorized", "channel pattern not covered by the key: " + p.text());
+            return;
+        }
+    }
+    const std::int64_t now = unix_now();
+    const std::int64_t exp = now + lifetime;
+    std::string payload = "{\"sub\":";
+    json::append_string(payload, peer_id);
+    payload += ",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(exp);
+    if (ch != nullptr) {
+        payload += ",\"channels\":" + std::string(ch->value);
+    }
+    if (perms != nullptr) {
+        payload += ",\"permissions\":" + std::string(perms->value);
+    }
+    if (metadata != nullptr) {
+        payload += ",\"metadata\":" + std::string(metadata->value);
+    }
+    if (peer_metadata != nullptr) {
+        payload += ",\"peerMetadata\":" + std::string(peer_metadata->value);
+    }
+    payload += "}";
+    std::string out = "{\"token\":";
+    json::append_string(out, auth::sign_token(key.id, key.secret, payload));
+    out += ",\"expiresAt\":" + std::to_string(exp) + "}";
+    ctx->ok(std::move(out));
+}
+
+// Validates a channel path parameter: 400 for a bad name, 400 channel_reserved, then the action
+// and scope checks (403). Returns false after responding.
+bool check_channel(const ctx_ptr& ctx, const config::key_config& key, const std::string& channel,
+                   std::uint8_t action, const char* action_name) {
+    if (!proto::valid_channel_name(channel)) {
+        ctx->error(400, "invalid_request", "invalid channel name in the path");
+        return false;
+    }
+    if (proto::is_reserved(channel)) {
+        ctx->error(400, "channel_reserved", "channel is reserved");
+        return false;
+    }
+    if ((key.actions & action) == 0) {
+        ctx->error(403, "action_not_permitted", std::string(action_name) + " is not permitted for this key");
+        return false;
+    }
+    bool allowed = std::any_of(key.channels.begin(), key.channels.end(),
+                               [&](const proto::pattern& p) { return p.matches(channel); });
+    if (!allowed) {
+        ctx->error(403, "channel_not_authorized", "channel not authorized: " + channel);
+        return false;
+    }
+    return true;
+}
+
+// ---- POST /v1/channels/:id/publish (section 17.4)
+void rest_publish(const ctx_ptr& ctx, const config::key_config& key, const std::string& channel,
+                  const std::string& body_text) {
+    shard::shard& s = ctx->shard();
+    const config::config& cfg = s.cfg();
+    const config::app_config& app = cfg.apps[key.app_index];
+    body_object body;
+    if (!proto::valid_channel_name(channel)) {
+        ctx->error(400, "invalid_request", "invalid channel name in the path");
+        return;
+    }
+    if (!parse_body(body_text, body)) {
+        ctx->error(400, "invalid_request", "the body must be a JSON object");
+        return;
+    }
+    const json::member* data = body.get("data");
+    if (data == nullptr) {
+        ctx->error(400, "invalid_request", "data is required");
+        return;
+    }
+    if (data->value.size() > cfg.server.max_message_size) {
+        ctx->error(400, "invalid_request", "data is larger than " + std::to_string(cfg.server.max_message_size) + " bytes");
+        return;
+    }
+    std::string from = "system";
+    bool lone = false;
+    if (const json::member* f = body.get("from")) {
+        from = f->kind == json::value_kind::string ? decode_string(*f, lone) : "";
+        if (lone || !proto::valid_peer_id(from)) {
+            ctx->error(400, "invalid_request", "from must be 1-128 printable ASCII characters");
+            return;
+        }
+    }
+    const json::member* pm = body.get("peerMetadata");
+    if (pm != nullptr && (pm->kind != json::value_kind::object || pm->value.size() > auth::max_peer_metadata_bytes)) {
+        ctx->error(400, "invalid_request", "peerMetadata must be an object of at most 4096 bytes");
+        return;
+    }
+    if (!check_channel(ctx, key, channel, config::action_publish, "publish")) {
+        return;
+    }
+    const std::int64_t total = app.runtime->count_message(s.index(), period_of(app, unix_now()));
+    if (app.max_messages_per_period && !app.overages_enabled && total > *app.max_messages_per_period) {
+        ctx->error(429, "over_message_quota", "message quota of this period used up");
+        return;
+    }
+    std::string from_json;
+    json::append_string(from_json, from);
+    auto msg = std::make_shared<shard::publish_msg>();
+    msg->app = app.number;
+    msg->key = hub::channel_key(app.number, channel);
+    msg->plain = s.encoder().message(channel, from_json, data->value, {});
+    msg->with_meta = pm == nullptr ? msg->plain : s.encoder().message(channel, from_json, data->value, pm->value);
+    hub::publish_counted(s, std::move(msg), [ctx, channel](std::int64_t recipients) {
+        std::string out = "{\"channel\":";
+        json::append_string(out, channel);
+        out += ",\"recipients\":" + std::to_string(recipients) + "}";
+        ctx->ok(std::move(out));
+    });
+}
+
+// ---- GET /v1/usage (section 17.6)
+void usage(const ctx_ptr& ctx, const config::key_config& key) {
+    const config::app_config& app = ctx->shard().cfg().apps[key.app_index];
+    const std::int64_t now = unix_now();
+    const std::int64_t period = period_of(app, now);
+    const std::int64_t start = app.period_anchor + period * app.period_seconds;
+    const std::int64_t used = app.runtime->messages_in(period);
+    const std::int64_t peak = app.runtime->peak(period);
+    auto opt = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("null"); };
+    std::string out = "{\"appId\":";
+    json::append_string(out, app.id);
+    out += ",\"periodStartUnix\":" + std::to_string(start);
+    out += ",\"periodEndUnix\":" + std::to_string(start + app.period_seconds);
+    out += ",\"concurrentNow\":" + std::to_string(app.runtime->connections());
+    out += ",\"peakConcurrent\":" + std::to_string(peak);
+    out += ",\"messagesUsed\":" + std::to_string(used);
+    out += ",\"overageMessages\":" +
+           std::to_string(app.max_messages_per_period ? std::max<std::int64_t>(0, used - *app.max_messages_per_period) : 0);
+    out += ",\"overageConnections\":" +
+           std::to_string(app.max_concurrent_connections ? std::max<std::int64_t>(0, peak - *app.max_concurrent_connections) : 0);
+    out += ",\"plan\":{\"name\":";
+    if (app.plan_name) {
+        json::append_string(out, *app.plan_name);
+    } else {
+        out += "null";
+    }
+    out += ",\"maxConcurrentConnections\":" + opt(app.max_concurrent_connections);
+    out += ",\"maxMessagesPerPeriod\":" + opt(app.max_messages_per_period);
+    const char* overages = app.overages_enabled ? "true" : "false";
+    out += std::string(",\"overagesAllowed\":") + overages + ",\"overagesEnabled\":" + overages + "}}";
+    ctx->ok(std::move(out));
+}
+
+}  // namespace
+
+bool is_trusted(const boost::asio::ip::address& ip, const std::vector<std::string>& trusted) {
+    for (const auto& t : trusted) {
+        boost::system::error_code ec;
+        if (t.find('/') == std::string::npos) {
+            auto a = boost::asio::ip::make_address(t, ec);
+            if (!ec && a == ip) {
+                return true;
+            }
+            continue;
+        }
+        if (ip.is_v4()) {
+            auto net = boost::asio::ip::make_network_v4(t, ec);
+            if (!ec) {
+                auto hosts = net.canonical();
+                auto mask = net.netmask().to_uint();
+                if ((ip.to_v4().to_uint() & mask) == hosts.address().to_uint()) {
+                    return true;
+                }
+            }
+        } else {
+            auto net = boost::asio::ip::make_network_v6(t, ec);
+            if (!ec) {
+                auto prefix = net.prefix_length();
+                auto a = ip.to_v6().to_bytes();
+                auto n = net.network().to_bytes();
+                bool same = true;
+                for (unsigned bit = 0; bit < prefix && same; ++bit) {
+                    unsigned byte = bit / 8;
+                    unsigned m = 0x80u >> (bit % 8);
+                    same = (a[byte] & m) == (n[byte] & m);
+                }
+                if (same) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+std::string client_address(shard::shard& s, const boost::asio::ip::address& peer,
+                           std::string_view forwarded_for) {
+    const auto& trusted = s.cfg().server.trusted_proxies;
+    if (trusted.empty() || !is_trusted(peer, trusted)) {
+        return peer.to_string();
+    }
+    // Walk X-Forwarded-For from the right; the first address that is not a trusted proxy is the
+    // client. When every hop is trusted, the leftmost one is.
+    std::string result = peer.to_string();
+    std::size_t end = forwarded_for.size();
+    while (end > 0) {
+        std::size_t comma = forwarded_for.rfind(',', end - 1);
+        std::size_t start = comma == std::string_view::npos ? 0 : comma + 1;
+        std::string_view hop = forwarded_for.substr(start, end - start);
+        while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
+        while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
+        boost::system::error_code ec;
+        auto addr = boost::asio::ip::make_address(std::string(hop), ec);
+        if (ec) {
+            break;  // garbage: trust nothing further left
+        }
+        result = addr.to_string();
+        if (!is_trusted(addr, trusted)) {
+            break;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        end = comma;
+    }
+    return result;
+}
+
+std::optional<unsigned> connect_rate_check(shard::shard& s, const std::string& ip) {
+    const auto& cfg = s.cfg().server;
+    return s.srv().connect_limiter().take(ip, cfg.connect_rate_per_ip, cfg.connect_burst_per_ip);
+}
+
+void handle(std::shared_ptr<http::http_session> session, http::request_t& req, std::string_view path) {
+    // Route (404, 405).
+    std::vector<std::string_view> seg;
+    for (std::size_t pos = 1; pos <= path.size();) {
+        std::size_t slash = path.find('/', pos);
+        seg.push_back(path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos));
+        if (slash == std::string_view::npos) {
+            break;
+        }
+        pos = slash + 1;
+    }
+    route r = route::unknown;
+    bhttp::verb want = bhttp::verb::get;
+    std::string_view param;
+    if (seg.size() == 2 && seg[1] == "tokens") {
+        r = route::tokens;
+        want = bhttp::verb::post;
+    } else if (seg.size() == 4 && seg[1] == "channels" && seg[3] == "peers" && !seg[2].empty()) {
+        r = route::channel_peers;
+        param = seg[2];
+    } else if (seg.size() == 4 && seg[1] == "channels" && seg[3] == "publish" && !seg[2].empty()) {
+        r = route::channel_publish;
+        want = bhttp::verb::post;
+        param = seg[2];
+    } else if (seg.size() == 3 && seg[1] == "peers" && !seg[2].empty()) {
+        r = route::peer_delete;
+        want = bhttp::verb::delete_;
+        param = seg[2];
+    } else if (seg.size() == 2 && seg[1] == "usage") {
+        r = route::usage;
+    }
+    auto ctx = std::make_shared<request_context>(session, req, r);
+    if (r == route::unknown) {
+        ctx->error(404, "not_found", "unknown route");
+        return;
+    }
+    if (req.method() != want) {
+        auto res = json_error(405, "method_not_allowed", "method not allowed", req.version(), req.keep_alive());
+        res.set(bhttp::field::allow, std::string(bhttp::to_string(want)));
+        ctx->respond(std::move(res));
+        return;
+    }
+    // Authentication (401): one identical answer for every failure.
+    shard::shard& s = session->shard_ref();
+    const config::key_config* key = authenticate(s.cfg(), req[bhttp::field::authorization]);
+    if (key == nullptr) {
+        auto res = json_error(401, "unauthorized", "invalid credentials", req.version(), req.keep_alive());
+        res.set(bhttp::field::www_authenticate, "Bearer");
+        ctx->respond(std::move(res));
+        return;
+    }
+    // REST rate limit per secret key (429).
+    const auto& sc = s.cfg().server;
+    if (auto retry = s.srv().rest_limiter().take(key->id, sc.rest_rate_per_key, sc.rest_burst_per_key)) {
+        auto res = json_error(429, "rate_limited", "too many requests for this key", req.version(), req.keep_alive());
+        res.set(bhttp::field::retry_after, std::to_string(*retry));
+        ctx->respond(std::move(res));
+        return;
+    }
+    std::optional<std::string> decoded;
+    if (!param.empty()) {
+        decoded = decode_segment(param);
+        if (!decoded) {
+            ctx->error(400, "invalid_request", "malformed percent-encoding in the path");
+            return;
+        }
+    }
+    // The key may be revoked by a reload while the body is read: keep the id, look it up again.
+    std::string key_id = key->id;
+    session->read_body([ctx, r, key_id, param = decoded.value_or("")](http::request_t& full) {
+        shard::shard& sh = ctx->shard();
+        const config::key_config* k = sh.cfg().find_key(key_id);
+        if (k == nullptr) {
+            auto res = json_error(401, "unauthorized", "invalid credentials", ctx->version(), ctx->keep_alive());
+            res.set(bhttp::field::www_authenticate, "Bearer");
+            ctx->respond(std::move(res));
+            return;
+        }
+        const config::app_config& app = sh.cfg().apps[k->app_index];
+        switch (r) {
+            case route::tokens:
+                mint_token(ctx, *k, full.body());
+                return;
+            case route::channel_publish:
+                rest_publish(ctx, *k, param, full.body());
+                return;
+            case route::channel_peers: {
+                if (!check_channel(ctx, *k, param, config::action_presence, "presence")) {
+                    return;
+                }
+                hub::list_peers(sh, hub::channel_key(app.number, param), [ctx, param](std::string entries) {
+                    std::string out = "{\"channel\":";
+                    json::append_string(out, param);
+                    out += ",\"peers\":" + entries + "}";
+                    ctx->ok(std::move(out));
+                });
+                return;
+            }
+            case route::peer_delete: {
+                if (!proto::valid_peer_id(param)) {
+                    ctx->error(400, "invalid_request", "invalid peerId in the path");
+                    return;
+                }
+                hub::kick(sh, app.number, param, [ctx, param](std::int64_t closed) {
+                    spdlog::info("REST: disconnected peer {} ({} connection(s))", param, closed);
+                    std::string out = "{\"peerId\":";
+                    json::append_string(out, param);
+                    out += ",\"closed\":" + std::to_string(closed) + "}";
+                    ctx->ok(std::move(out));
+                });
+                return;
+            }
+            case route::usage:
+                usage(ctx, *k);
+                return;
+            case route::unknown:
+                return;
+        }
+    });
 }
 
 }  // namespace parley::api

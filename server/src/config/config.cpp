@@ -11,6 +11,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include <boost/asio/ip/address.hpp>
+
 namespace parley::config {
 namespace {
 
@@ -161,14 +163,31 @@ void check_turn_url(const std::string& url, const std::string& where) {
     }
 }
 
+// An IP address, or an address/prefix-length range.
+bool valid_proxy(const std::string& text) {
+    auto slash = text.find('/');
+    std::string addr = text.substr(0, slash);
+    boost::system::error_code ec;
+    auto a = boost::asio::ip::make_address(addr, ec);
+    if (ec) {
+        return false;
+    }
+    if (slash == std::string::npos) {
+        return true;
+    }
+    char* end = nullptr;
+    long bits = std::strtol(text.c_str() + slash + 1, &end, 10);
+    return *end == '\0' && bits >= 0 && bits <= (a.is_v4() ? 32 : 128) && slash + 1 < text.size();
+}
+
 void parse_server(const toml::table& t, server_config& s) {
     const std::string w = "server";
     check_known(t, w,
                 {"listen", "threads", "max_message_size", "envelope_headroom",
                  "outbound_buffer_limit", "max_subscriptions", "ping_interval", "idle_timeout",
                  "drain_window", "going_away_retry_ms", "connect_rate_per_ip",
-                 "connect_burst_per_ip", "trusted_proxies", "web_root", "log_level", "tls_cert",
-                 "tls_key"});
+                 "connect_burst_per_ip", "rest_rate_per_key", "rest_burst_per_key",
+                 "trusted_proxies", "web_root", "log_level", "tls_cert", "tls_key"});
     if (t.contains("listen")) {
         parse_listen(get_string(t, "listen", w), s, w + ".listen");
     }
@@ -205,7 +224,18 @@ void parse_server(const toml::table& t, server_config& s) {
     if (auto v = get_number(t, "connect_burst_per_ip", w, 1)) {
         s.connect_burst_per_ip = *v;
     }
+    if (auto v = get_number(t, "rest_rate_per_key", w, 0)) {
+        s.rest_rate_per_key = *v;
+    }
+    if (auto v = get_number(t, "rest_burst_per_key", w, 1)) {
+        s.rest_burst_per_key = *v;
+    }
     if (auto v = get_strings(t, "trusted_proxies", w)) {
+        for (const auto& p : *v) {
+            if (!valid_proxy(p)) {
+                fail(w + ".trusted_proxies", "'" + p + "' is not an IP address or CIDR range");
+            }
+        }
         s.trusted_proxies = *v;
     }
     s.web_root = get_string(t, "web_root", w, s.web_root);
@@ -311,7 +341,9 @@ app_config parse_app(const toml::table& t, const std::string& w) {
     if (auto v = get_int(t, "period_seconds", w, 1, big)) {
         a.period_seconds = *v;
     }
-    a.period_anchor = get_int(t, "period_anchor", w, 0, big);
+    if (auto v = get_int(t, "period_anchor", w, 0, big)) {
+        a.period_anchor = *v;
+    }
     if (auto v = get_bool(t, "overages_enabled", w)) {
         a.overages_enabled = *v;
     }
@@ -404,7 +436,8 @@ void apply_env(config& c) {
     static constexpr std::string_view options[] = {
         "listen", "threads", "max_message_size", "envelope_headroom", "outbound_buffer_limit",
         "max_subscriptions", "ping_interval", "idle_timeout", "drain_window",
-        "going_away_retry_ms", "connect_rate_per_ip", "connect_burst_per_ip", "trusted_proxies",
+        "going_away_retry_ms", "connect_rate_per_ip", "connect_burst_per_ip", "rest_rate_per_key",
+        "rest_burst_per_key", "trusted_proxies",
         "web_root", "log_level", "tls_cert", "tls_key"};
     toml::table overrides;
     for (std::string_view o : options) {

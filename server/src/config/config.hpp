@@ -14,6 +14,10 @@
 
 #include "proto/channel.hpp"
 
+namespace parley::server {
+class app_runtime;
+}
+
 namespace parley::config {
 
 // Thrown for any invalid configuration; the message names the option.
@@ -52,10 +56,14 @@ struct turn_config {
 
 struct app_config {
     std::string id;
+    // Assigned by the server, stable across reloads: the app's number in channel and peer keys,
+    // and its counters.
+    std::uint32_t number = 0;
+    server::app_runtime* runtime = nullptr;
     std::optional<std::int64_t> max_concurrent_connections;
     std::optional<std::int64_t> max_messages_per_period;
     std::int64_t period_seconds = 2592000;
-    std::optional<std::int64_t> period_anchor;  // unix seconds; default: server start
+    std::int64_t period_anchor = 0;  // unix seconds
     bool overages_enabled = false;
     double rate_limit_per_second = 100;
     double rate_limit_burst = 200;
@@ -80,6 +88,8 @@ struct server_config {
     std::int64_t going_away_retry_ms = 1000;
     double connect_rate_per_ip = 1;
     double connect_burst_per_ip = 60;
+    double rest_rate_per_key = 50;
+    double rest_burst_per_key = 100;
     std::vector<std::string> trusted_proxies;
     std::string web_root;  // empty = no static pages
     std::string log_level = "info";

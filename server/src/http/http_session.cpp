@@ -101,36 +101,45 @@ response_t json_error(unsigned status, std::string_view code, std::string_view m
     return json_response(status, std::move(body), version, keep_alive);
 }
 
-http_session::http_session(shard::shard& s, shard::socket_t socket)
-    : shard_(s), stream_(std::move(socket)) {}
+http_session::http_session(shard::shard& s, shard::socket_t socket, SSL* ssl)
+    : shard_(s), stream_(std::move(socket), ssl) {}
 
-void http_session::run() { read(); }
+void http_session::run() {
+    if (!stream_.tls()) {
+        read();
+        return;
+    }
+    stream_.expires_after(request_timeout);
+    stream_.async_handshake([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec) {
+            spdlog::debug("TLS handshake failed: {}", ec.message());
+            return;
+        }
+        self->read();
+    });
+}
 
 void http_session::read() {
     parser_.emplace();
     parser_->header_limit(max_request_head);
     parser_->body_limit(max_request_body);
     stream_.expires_after(request_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                          self->on_read(ec);
-                      });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 self->on_header(ec);
+                             });
 }
 
-void http_session::on_read(beast::error_code ec) {
+void http_session::on_header(beast::error_code ec) {
     started_ = std::chrono::steady_clock::now();
     if (ec == bhttp::error::header_limit) {
         write(json_error(431, "invalid_request", "request head larger than 64 KB", 11, false));
         return;
     }
-    if (ec == bhttp::error::body_limit) {
-        write(json_error(413, "invalid_request", "request body larger than 32768 bytes", 11, false));
-        return;
-    }
     if (ec) {
         if (ec != bhttp::error::end_of_stream && ec != boost::asio::error::operation_aborted &&
-            ec != beast::error::timeout && ec != boost::asio::error::connection_reset &&
-            ec != boost::asio::error::eof && buffer_.size() > 0) {
+            ec != boost::asio::error::bad_descriptor && ec != boost::asio::error::connection_reset &&
+            ec != boost::asio::error::eof && ec != bhttp::error::partial_message) {
             // Bytes that are not HTTP: tell the client once, then close.
             write(json_error(400, "invalid_request", "malformed HTTP request", 11, false));
             return;
@@ -139,11 +148,36 @@ void http_session::on_read(beast::error_code ec) {
         stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
         return;
     }
-    request_t req = parser_->release();
-    handle(req);
+    handle(parser_->get());
+}
+
+void http_session::read_body(std::function<void(request_t&)> then) {
+    if (parser_->is_done()) {
+        then(parser_->get());
+        return;
+    }
+    stream_.expires_after(request_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this(), then = std::move(then)](beast::error_code ec, std::size_t) {
+                          if (ec == bhttp::error::body_limit) {
+                              self->write(json_error(413, "invalid_request",
+                                                     "request body larger than 32768 bytes", 11, false));
+                              return;
+                          }
+                          if (ec) {
+                              beast::error_code ignored;
+                              self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+                              return;
+                          }
+                          then(self->parser_->get());
+                      });
 }
 
 void http_session::write(response_t res) {
+    // A body left unread would be taken for the next request: close instead of keeping alive.
+    if (parser_ && !parser_->is_done()) {
+        res.keep_alive(false);
+    }
     auto sp = std::make_shared<response_t>(std::move(res));
     stream_.expires_after(request_timeout);
     bhttp::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
@@ -157,6 +191,15 @@ void http_session::write(response_t res) {
         }
         self->read();
     });
+}
+
+std::string http_session::source_ip(const request_t& req) const {
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    if (ec) {
+        return {};
+    }
+    return api::client_address(shard_, peer.address(), req["X-Forwarded-For"]);
 }
 
 void http_session::refuse_upgrade(response_t res) {
@@ -210,7 +253,7 @@ void http_session::handle(request_t& req) {
         return;
     }
     if (path.rfind("/v1/", 0) == 0) {
-        write(api::handle(shard_, req, path, query));
+        api::handle(shared_from_this(), req, path);
         return;
     }
     handle_static(req, path);
@@ -242,8 +285,8 @@ void http_session::handle_upgrade(request_t& req, std::string_view query) {
         refuse_upgrade(json_error(400, "invalid_request", "invalid WebSocket handshake", version, false));
         return;
     }
-    // Step 4 (per-IP connect rate) is applied by the API layer's limiter.
-    if (auto retry = api::connect_rate_check(shard_, stream_.socket().remote_endpoint().address())) {
+    // Step 4: the per-source-IP connect rate (section 14.3).
+    if (auto retry = api::connect_rate_check(shard_, source_ip(req))) {
         auto res = json_error(429, "rate_limited", "too many connection attempts", version, false);
         res.set(bhttp::field::retry_after, std::to_string(*retry));
         refuse_upgrade(std::move(res));
@@ -270,7 +313,8 @@ void http_session::handle_upgrade(request_t& req, std::string_view query) {
             // Bytes after the request (early WebSocket frames) go with the socket.
             auto data = self->buffer_.data();
             std::string pending(static_cast<const char*>(data.data()), data.size());
-            auto* c = new shard::connection(self->shard_, self->stream_.release_socket(),
+            SSL* ssl = self->stream_.release_ssl();
+            auto* c = new shard::connection(self->shard_, self->stream_.release_socket(), ssl,
                                             std::move(pending), std::move(info));
             c->start();
         });

@@ -5,14 +5,16 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include <chrono>
+#include <functional>
+#include <string>
 #include <memory>
 #include <optional>
 
+#include "net/session_stream.hpp"
 #include "shard/connection.hpp"
 
 namespace parley::http {
@@ -20,8 +22,7 @@ namespace parley::http {
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
-using stream_t = beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type,
-                                     beast::unlimited_rate_policy>;
+using stream_t = net::session_stream;
 using request_t = bhttp::request<bhttp::string_body>;
 using response_t = bhttp::response<bhttp::string_body>;
 
@@ -39,16 +40,26 @@ response_t json_response(unsigned status, std::string body, unsigned version, bo
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-    http_session(shard::shard& s, shard::socket_t socket);
+    // `ssl` is the TLS state when the listener serves TLS (owned from now on), else null.
+    http_session(shard::shard& s, shard::socket_t socket, SSL* ssl);
     void run();
+
+    // Writes `res`, then reads the next request (keep-alive) or closes. Must run on the
+    // session's shard thread; every response of a request goes through here exactly once.
+    void write(response_t res);
+    // Reads the request body (after its head was accepted), then calls `then`. Over the body
+    // limit the client gets 413 and `then` is not called.
+    void read_body(std::function<void(request_t&)> then);
+    // The client's address: the TCP peer, or the X-Forwarded-For hop before a trusted proxy.
+    std::string source_ip(const request_t& req) const;
+    shard::shard& shard_ref() { return shard_; }
 
 private:
     void read();
-    void on_read(beast::error_code ec);
+    void on_header(beast::error_code ec);
     void handle(request_t& req);
     void handle_upgrade(request_t& req, std::string_view query);
     void handle_static(request_t& req, std::string_view path);
-    void write(response_t res);
     void refuse_upgrade(response_t res);
 
     shard::shard& shard_;

@@ -122,6 +122,24 @@ void leave(shard::shard& origin, conn_id c, const identity_ptr& who, const std::
     });
 }
 
+namespace {
+
+// Shards that must see a publish of `msg` (exact subscribers or pattern subscriptions).
+std::vector<std::uint32_t> publish_targets(shard::shard& home, const shard::publish_msg& msg) {
+    std::vector<std::uint32_t> targets;
+    auto it = home.home_channels().find(msg.key);
+    const std::uint64_t patterns = home.pattern_shards(msg.app);
+    for (std::uint32_t s = 0; s < home.count(); ++s) {
+        bool exact = it != home.home_channels().end() && it->second.members_per_shard[s] > 0;
+        if (exact || ((patterns >> s) & 1) != 0) {
+            targets.push_back(s);
+        }
+    }
+    return targets;
+}
+
+}  // namespace
+
 void publish(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
              std::function<void()> done) {
     const std::uint32_t home_index = home_of(msg->key, origin.count());
@@ -129,19 +147,92 @@ void publish(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg
     origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, msg = std::move(msg),
                                done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(home_index);
-        auto it = home.home_channels().find(msg->key);
-        const std::uint64_t patterns = home.pattern_shards(msg->app);
-        for (std::uint32_t s = 0; s < home.count(); ++s) {
-            bool exact = it != home.home_channels().end() && it->second.members_per_shard[s] > 0;
-            bool pattern = (patterns >> s) & 1;
-            if (!exact && !pattern) {
-                continue;
-            }
+        for (std::uint32_t s : publish_targets(home, *msg)) {
             home.run_on(s, [&srv, s, msg] { srv.shard_at(s).deliver_message(*msg); });
         }
         if (done) {
             home.run_on(origin_index, std::move(done));
         }
+    });
+}
+
+void publish_counted(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
+                     std::function<void(std::int64_t)> done) {
+    const std::uint32_t home_index = home_of(msg->key, origin.count());
+    const std::uint32_t origin_index = origin.index();
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, msg = std::move(msg),
+                               done = std::move(done)]() mutable {
+        shard::shard& home = srv.shard_at(home_index);
+        auto targets = publish_targets(home, *msg);
+        if (targets.empty()) {
+            home.run_on(origin_index, [done = std::move(done)] { done(0); });
+            return;
+        }
+        // Totals are summed on the origin shard only.
+        struct tally {
+            std::size_t remaining;
+            std::int64_t total = 0;
+            std::function<void(std::int64_t)> done;
+        };
+        auto t = std::make_shared<tally>(tally{targets.size(), 0, std::move(done)});
+        for (std::uint32_t s : targets) {
+            home.run_on(s, [&srv, s, msg, origin_index, t] {
+                std::int64_t n = srv.shard_at(s).deliver_message(*msg);
+                srv.shard_at(s).run_on(origin_index, [t, n] {
+                    t->total += n;
+                    if (--t->remaining == 0) {
+                        t->done(t->total);
+                    }
+                });
+            });
+        }
+    });
+}
+
+void list_peers(shard::shard& origin, const std::string& key, std::function<void(std::string)> done) {
+    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t origin_index = origin.index();
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, key,
+                               done = std::move(done)]() mutable {
+        shard::shard& home = srv.shard_at(home_index);
+        std::string entries = "[";
+        auto it = home.home_channels().find(key);
+        if (it != home.home_channels().end()) {
+            bool first = true;
+            it->second.roster.for_each_entry({}, [&](std::string_view e) {
+                entries += first ? "" : ",";
+                entries += e;
+                first = false;
+            });
+        }
+        entries += "]";
+        home.run_on(origin_index, [done = std::move(done), entries = std::move(entries)]() mutable {
+            done(std::move(entries));
+        });
+    });
+}
+
+void kick(shard::shard& origin, std::uint32_t app, const std::string& peer_id,
+          std::function<void(std::int64_t)> done) {
+    std::string key = peer_key(app, peer_id);
+    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t origin_index = origin.index();
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, key = std::move(key),
+                               done = std::move(done)]() mutable {
+        shard::shard& home = srv.shard_at(home_index);
+        std::int64_t found = 0;
+        auto it = home.home_peers().find(key);
+        if (it != home.home_peers().end()) {
+            found = static_cast<std::int64_t>(it->second.size());
+            for (conn_id c : it->second) {
+                home.run_on(shard_of(c), [&srv, c] {
+                    if (auto* conn = srv.shard_at(shard_of(c)).find(c)) {
+                        conn->close(4020, "admin_disconnect");
+                    }
+                });
+            }
+        }
+        home.run_on(origin_index, [done = std::move(done), found] { done(found); });
     });
 }
 

@@ -47,8 +47,22 @@ void leave(shard::shard& origin, conn_id c, const identity_ptr& who, const std::
            std::function<void()> done);
 
 // Fans a publish out to every shard with subscribers (exact or pattern) of its channel.
+// `done` runs once the fan-out is queued (every recipient shard has it in its queue).
 void publish(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
              std::function<void()> done);
+
+// Same, but `done(recipients)` runs once every recipient shard has delivered, with the number of
+// connections the message was handed to (REST publish, section 17.4).
+void publish_counted(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
+                     std::function<void(std::int64_t)> done);
+
+// The presence entries of channel `key` as a JSON array (REST peer list, section 17.3).
+void list_peers(shard::shard& origin, const std::string& key, std::function<void(std::string)> done);
+
+// Closes every connection of peer `peer_id` in app `app` with 4020 (section 17.5).
+// `done(closed)` gets the number of connections found.
+void kick(shard::shard& origin, std::uint32_t app, const std::string& peer_id,
+          std::function<void(std::int64_t)> done);
 
 // Delivers a direct frame to every connection of peer `to` in `app` except `exclude`.
 // `done(found)` tells whether there was at least one target.

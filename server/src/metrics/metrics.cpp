@@ -23,6 +23,22 @@ std::size_t global_metrics::refused_index(unsigned status) {
     return 0;
 }
 
+void global_metrics::count_rest(std::string_view route, unsigned status) {
+    std::lock_guard lock(rest_mutex);
+    ++rest_requests[{std::string(route), status}];
+}
+
+std::string global_metrics::render_rest() const {
+    std::string out = "# HELP parley_rest_requests_total REST requests by route and status.\n"
+                      "# TYPE parley_rest_requests_total counter\n";
+    std::lock_guard lock(rest_mutex);
+    for (const auto& [k, v] : rest_requests) {
+        fmt::format_to(std::back_inserter(out), "parley_rest_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                       k.first, k.second, v);
+    }
+    return out;
+}
+
 void histogram::observe(double seconds) {
     std::size_t i = 0;
     while (i < bounds.size() && seconds > bounds[i]) {
@@ -141,6 +157,7 @@ std::string render(const std::vector<const shard_metrics*>& shards, const global
                      "Time from a publish being handled to its frames reaching the kernel.", shards,
                      &shard_metrics::publish_to_flush_seconds);
     one("parley_draining", "gauge", "1 while the server drains for shutdown.", g.draining.load());
+    out += g.render_rest();
     out += extra;
     return out;
 }

@@ -5,6 +5,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -65,6 +68,12 @@ struct shard_metrics {
 
 // Server-wide counters not tied to a shard's connections (HTTP, REST, drain state).
 struct global_metrics {
+    // REST requests by route and status (section 18: parley_rest_requests_total{route,status}).
+    void count_rest(std::string_view route, unsigned status);
+    std::string render_rest() const;
+    mutable std::mutex rest_mutex;
+    std::map<std::pair<std::string, unsigned>, std::int64_t> rest_requests;
+
     std::atomic<std::int64_t> draining{0};
     // status code -> count for refused upgrades; small fixed set
     std::array<std::atomic<std::int64_t>, 6> upgrades_refused{};  // 400, 404, 405, 426, 429, 431

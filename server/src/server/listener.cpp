@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/http_session.hpp"
+#include "net/tls.hpp"
 #include "shard/shard.hpp"
 
 namespace parley::server {
@@ -67,7 +68,11 @@ void listener::accept() {
             });
             return;
         }
-        std::make_shared<http::http_session>(shard_, std::move(socket))->run();
+        SSL* ssl = nullptr;
+        if (const net::tls_context* tls = shard_.srv().tls()) {
+            ssl = tls->make_ssl(socket.native_handle());
+        }
+        std::make_shared<http::http_session>(shard_, std::move(socket), ssl)->run();
         accept();
     });
 }

@@ -6,13 +6,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/tls.hpp"
 #include "server/listener.hpp"
 #include "shard/connection.hpp"
 #include "shard/shard.hpp"
 
 namespace parley::server {
 
-server::server(config::config_ptr cfg) : cfg_(std::move(cfg)) {
+server::server(std::shared_ptr<config::config> cfg) {
+    prepare(*cfg);
+    cfg_ = std::move(cfg);
+    if (!cfg_->server.tls_cert.empty()) {
+        tls_ = std::make_unique<net::tls_context>(cfg_->server.tls_cert, cfg_->server.tls_key);
+    }
     unsigned n = cfg_->server.threads;
     if (n == 0) {
         n = std::max(1u, std::thread::hardware_concurrency());
@@ -50,8 +56,30 @@ int server::run() {
             spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
             begin_drain();
             signals_->async_wait(on_signal);
+    hup_ = std::make_unique<boost::asio::signal_set>(shards_[0]->io(), SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_hup =
+        [this, &on_hup](const boost::system::error_code& ec, int) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("received SIGHUP, reloading the configuration");
+            reload();
+            hup_->async_wait(on_hup);
+        };
+    hup_->async_wait(on_hup);
         };
     signals_->async_wait(on_signal);
+    hup_ = std::make_unique<boost::asio::signal_set>(shards_[0]->io(), SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_hup =
+        [this, &on_hup](const boost::system::error_code& ec, int) {
+            if (ec) {
+                return;
+            }
+            spdlog::info("received SIGHUP, reloading the configuration");
+            reload();
+            hup_->async_wait(on_hup);
+        };
+    hup_->async_wait(on_hup);
 
     for (std::uint32_t i = 0; i < shards_.size(); ++i) {
         boost::asio::post(shards_[i]->io(), [this, i] {
@@ -129,9 +157,62 @@ void server::stop_all() {
             if (i == 0 && signals_) {
                 boost::system::error_code ec;
                 signals_->cancel(ec);
+                hup_->cancel(ec);
             }
             shards_[i]->io().stop();
         });
+    }
+}
+
+bool server::reload() {
+    if (!reloader_) {
+        spdlog::warn("reload: running the embedded default, there is no configuration file to reload");
+        return false;
+    }
+    std::shared_ptr<config::config> next;
+    try {
+        next = reloader_();
+    } catch (const std::exception& e) {
+        spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+        return false;
+    }
+    // Settings bound at start-up stay as they are until a restart.
+    auto& now = cfg_->server;
+    auto& nx = next->server;
+    auto keep = [](auto& field, const auto& current, const char* name) {
+        if (field != current) {
+            spdlog::warn("reload: {} changed; it takes effect at the next restart", name);
+            field = current;
+        }
+    };
+    keep(nx.listen_host, now.listen_host, "listen");
+    keep(nx.listen_port, now.listen_port, "listen");
+    keep(nx.threads, now.threads, "threads");
+    keep(nx.max_message_size, now.max_message_size, "max_message_size");
+    keep(nx.envelope_headroom, now.envelope_headroom, "envelope_headroom");
+    keep(nx.tls_cert, now.tls_cert, "tls_cert");
+    keep(nx.tls_key, now.tls_key, "tls_key");
+    prepare(*next);
+    config::config_ptr frozen = next;
+    cfg_ = frozen;
+    spdlog::set_level(spdlog::level::from_str(frozen->server.log_level));
+    for (auto& sh : shards_) {
+        boost::asio::post(sh->io(), [s = sh.get(), frozen] { s->apply_config(frozen); });
+    }
+    spdlog::info("reload: {} app(s), {} key(s)", frozen->apps.size(), frozen->keys.size());
+    return true;
+}
+
+void server::prepare(config::config& c) {
+    std::lock_guard lock(apps_mutex_);
+    for (auto& app : c.apps) {
+        auto [it, inserted] = apps_.try_emplace(app.id);
+        if (inserted) {
+            it->second.number = static_cast<std::uint32_t>(apps_.size() - 1);
+            it->second.runtime = std::make_unique<app_runtime>();
+        }
+        app.number = it->second.number;
+        app.runtime = it->second.runtime.get();
     }
 }
 

@@ -5,6 +5,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,9 +14,17 @@
 
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
+#include "server/app_runtime.hpp"
+#include "util/rate_limiter.hpp"
+
+#include <mutex>
+#include <unordered_map>
 
 namespace parley::shard {
 class shard;
+}
+namespace parley::net {
+class tls_context;
 }
 
 namespace parley::server {
@@ -24,8 +33,10 @@ class listener;
 
 class server {
 public:
-    explicit server(config::config_ptr cfg);
+    // Takes the loaded configuration; assigns app numbers and counters to it (prepare()).
+    explicit server(std::shared_ptr<config::config> cfg);
     ~server();
+    server(server&&) = delete;
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
@@ -49,8 +60,27 @@ public:
     // Prometheus text of all counters; safe from any thread.
     std::string render_metrics() const;
 
+    // The TLS context when tls_cert/tls_key are configured, else null.
+    const net::tls_context* tls() const { return tls_.get(); }
+
+    // Per-source-IP connection attempts (section 14.3) and per-secret-key REST requests.
+    util::rate_limiter& connect_limiter() { return connect_limiter_; }
+    util::rate_limiter& rest_limiter() { return rest_limiter_; }
+
     // Called by each shard on every tick (drain progress).
     void on_shard_tick(shard::shard& s);
+
+    // Where SIGHUP reloads come from: a function that loads the configuration file again (with
+    // the command line applied). Without one, SIGHUP only logs that there is nothing to reload.
+    void set_reloader(std::function<std::shared_ptr<config::config>()> loader) { reloader_ = std::move(loader); }
+    // Reloads apps and keys (section 1.2): revoked keys' connections close 4001 key_revoked,
+    // suspended apps' connections close 4012. Settings bound at start-up are kept. Returns false
+    // (and keeps the running configuration) when the new one is invalid. Shard 0's thread only.
+    bool reload();
+
+    // Gives every app of `c` its stable number and counters (by app id, so they survive reloads).
+    // Safe from any thread.
+    void prepare(config::config& c);
 
 private:
     void stop_all();
@@ -59,6 +89,7 @@ private:
     std::vector<std::unique_ptr<shard::shard>> shards_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;
+    std::unique_ptr<boost::asio::signal_set> hup_;
     metrics::global_metrics global_;
     std::atomic<bool> draining_{false};
     std::atomic<bool> stopping_{false};
@@ -71,6 +102,17 @@ private:
         std::uint32_t hard_end_tick = 0;
     };
     std::vector<drain_state> drain_;
+
+    std::unique_ptr<net::tls_context> tls_;
+    std::function<std::shared_ptr<config::config>()> reloader_;
+    util::rate_limiter connect_limiter_;
+    util::rate_limiter rest_limiter_;
+    std::mutex apps_mutex_;  // guards the registry below (touched only at load and reload)
+    struct app_entry {
+        std::uint32_t number;
+        std::unique_ptr<app_runtime> runtime;
+    };
+    std::unordered_map<std::string, app_entry> apps_;
 };
 
 }  // namespace parley::server

@@ -12,13 +12,18 @@
 #include <boost/asio/post.hpp>
 
 #include <cerrno>
+#include <cstring>
+
+#include <openssl/err.h>
 #include <chrono>
 #include <cmath>
 
 #include <spdlog/spdlog.h>
 
 #include "hub/hub.hpp"
+#include "server/app_runtime.hpp"
 #include "shard/shard.hpp"
+#include "turn/turn.hpp"
 
 namespace parley::shard {
 
@@ -71,14 +76,20 @@ metrics::rx_type rx_of(proto::frame_type t) {
 
 }  // namespace
 
-connection::connection(shard& s, socket_t socket, std::string pending, upgrade_info info)
+connection::connection(shard& s, socket_t socket, SSL* ssl, std::string pending, upgrade_info info)
     : shard_(s),
       socket_(std::move(socket)),
+      ssl_(ssl),
       upgrade_(std::make_unique<upgrade_info>(std::move(info))),
       in_(std::move(pending)),
       reader_(s.cfg().max_inbound_message()) {}
 
-connection::~connection() { shard_.wheel().cancel(*this); }
+connection::~connection() {
+    shard_.wheel().cancel(*this);
+    if (ssl_ != nullptr) {
+        SSL_free(ssl_);
+    }
+}
 
 void connection::release() {
     if (--refs_ == 0) {
@@ -132,12 +143,26 @@ void connection::admit() {
         reject(4012, "account_suspended");
         return;
     }
+    // Section 3.4: the cap counts this connection from here until teardown.
+    const std::int64_t n = app.runtime->add_connection(current_period(app));
+    counted_ = true;
+    app_runtime_ = app.runtime;
+    if (app.max_concurrent_connections && n > *app.max_concurrent_connections && !app.overages_enabled) {
+        reject(4010, "over_connection_limit");
+        return;
+    }
     key_ = p.key;
     scope_ = std::move(p.scope);
     expires_at_ = p.expires_at;
     metadata_ = std::move(p.metadata);
-    who_ = hub::make_identity(p.key->app_index, p.peer_id.empty() ? auth::random_uuid() : p.peer_id,
+    who_ = hub::make_identity(app.number, p.peer_id.empty() ? auth::random_uuid() : p.peer_id,
                               p.peer_metadata);
+    // Section 16: fresh TURN credentials unless the credential brought its own iceServers.
+    const bool inject = p.key->type == config::key_type::secret || p.key->auto_inject_turn;
+    if (app.turn && inject && !p.metadata_has_ice_servers) {
+        metadata_ = turn::with_ice_servers(
+            metadata_, turn::ice_servers_json(*app.turn, who_->peer_id, unix_now_ms() / 1000));
+    }
     tokens_ = static_cast<float>(app.rate_limit_burst);
     bucket_ms_ = static_cast<std::uint32_t>(shard_.now_ms());
     if (expires_at_) {
@@ -208,9 +233,52 @@ void connection::wait_readable() {
     });
 }
 
+long connection::transport_read(char* buf, std::size_t size) {
+    for (;;) {
+        if (ssl_ == nullptr) {
+            ssize_t n = ::recv(socket_.native_handle(), buf, size, 0);
+            if (n > 0) {
+                return n;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                wait_readable();
+                return 0;
+            }
+            abort();  // 0: the peer closed the TCP connection; otherwise a socket error
+            return -1;
+        }
+        ERR_clear_error();
+        int n = SSL_read(ssl_, buf, static_cast<int>(size));
+        if (n > 0) {
+            return n;
+        }
+        switch (SSL_get_error(ssl_, n)) {
+            case SSL_ERROR_WANT_READ:
+                wait_readable();
+                return 0;
+            case SSL_ERROR_WANT_WRITE:
+                read_wants_write_ = true;
+                wait_writable();
+                return 0;
+            default:
+                abort();  // close_notify, a TLS error or the TCP connection gone
+                return -1;
+        }
+    }
+}
+
 void connection::on_readable() {
+    if (write_wants_read_) {
+        write_wants_read_ = false;
+        flush();
+        if (finished_) {
+            return;
+        }
+    }
     std::vector<char>& buf = shard_.read_buffer();
-    const int fd = socket_.native_handle();
     for (int round = 0; round < max_reads_per_wakeup; ++round) {
         if (busy_) {
             parked_ = true;
@@ -219,31 +287,18 @@ void connection::on_readable() {
         if (finished_) {
             return;
         }
-        ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
-        if (n > 0) {
-            shard_.stats().bytes_received.add(n);
-            last_in_tick_ = shard_.now_tick();
-            if (in_.empty()) {
-                consume(buf.data(), static_cast<std::size_t>(n));
-            } else {
-                in_.append(buf.data(), static_cast<std::size_t>(n));
-                consume_pending();
-            }
-            continue;
-        }
-        if (n == 0) {
-            abort();  // the peer closed the TCP connection
+        long n = transport_read(buf.data(), buf.size());
+        if (n <= 0) {
             return;
         }
-        if (errno == EINTR) {
-            continue;
+        shard_.stats().bytes_received.add(n);
+        last_in_tick_ = shard_.now_tick();
+        if (in_.empty()) {
+            consume(buf.data(), static_cast<std::size_t>(n));
+        } else {
+            in_.append(buf.data(), static_cast<std::size_t>(n));
+            consume_pending();
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            wait_readable();
-            return;
-        }
-        abort();
-        return;
     }
     // Budget used up: let other connections run, then continue.
     boost::asio::post(shard_.io(), [self = ref(this)] {
@@ -363,6 +418,23 @@ void connection::handle_frame(const proto::client_frame& f) {
     }
 }
 
+void connection::rebind(const config::config& next) {
+    if (key_ == nullptr) {
+        return;
+    }
+    const config::key_config* k = next.find_key(key_->id);
+    if (k == nullptr || k->type != key_->type || next.apps[k->app_index].number != who_->app) {
+        key_ = nullptr;  // never dereference the old configuration again
+        spdlog::info("connection {:x} ({}): key revoked, closing 4001", id_, who_->peer_id);
+        close(4001, "key_revoked");
+        return;
+    }
+    key_ = k;
+    if (next.apps[k->app_index].suspended) {
+        close(4012, "account_suspended");
+    }
+}
+
 // ---------------------------------------------------------------- scope
 
 bool connection::action_allowed(std::uint8_t action) const {
@@ -400,6 +472,16 @@ bool connection::pattern_allowed(const proto::pattern& p) const {
         return false;
     }
     return !scope_ || !scope_->channels || any_covers(*scope_->channels);
+}
+
+std::int64_t connection::current_period(const config::app_config& app) {
+    return server::app_runtime::period_index(unix_now_ms() / 1000, app.period_anchor, app.period_seconds);
+}
+
+bool connection::quota_allows() {
+    const config::app_config& app = shard_.cfg().apps[key_->app_index];
+    std::int64_t total = app.runtime->count_message(shard_.index(), current_period(app));
+    return !app.max_messages_per_period || app.overages_enabled || total <= *app.max_messages_per_period;
 }
 
 connection::subscription* connection::find_sub(std::string_view channel) {
@@ -540,6 +622,10 @@ void connection::on_publish(const proto::client_frame& f) {
                     "channel not authorized: " + std::string(f.channel), f.request_id_json);
         return;
     }
+    if (!quota_allows()) {
+        reply_error(error_code::over_message_quota, "message quota of this period used up", f.request_id_json);
+        return;
+    }
     proto::encoder& enc = shard_.encoder();
     auto msg = std::make_shared<publish_msg>();
     msg->app = who_->app;
@@ -565,6 +651,10 @@ void connection::on_publish(const proto::client_frame& f) {
 void connection::on_send(const proto::client_frame& f) {
     if (!action_allowed(config::action_send)) {
         reply_error(error_code::action_not_permitted, "send is not permitted", f.request_id_json);
+        return;
+    }
+    if (!quota_allows()) {
+        reply_error(error_code::over_message_quota, "message quota of this period used up", f.request_id_json);
         return;
     }
     net::frame_ptr frame = shard_.encoder().direct(who_->peer_id_json, f.data, who_->peer_metadata);
@@ -632,10 +722,79 @@ void connection::wait_writable() {
     socket_.async_wait(socket_t::wait_write, [self = ref(this)](const boost::system::error_code& ec) {
         connection* c = self.c;
         c->writing_ = false;
-        if (!ec) {
-            c->flush();
+        if (ec) {
+            return;
         }
+        if (c->read_wants_write_) {
+            c->read_wants_write_ = false;
+            c->on_readable();
+        }
+        c->flush();
     });
+}
+
+long connection::transport_write(bool& full) {
+    full = false;
+    if (ssl_ == nullptr) {
+        iovec iov[max_iov];
+        std::size_t n = out_.gather(iov, max_iov);
+        std::size_t offered = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            offered += iov[i].iov_len;
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = n;
+        for (;;) {
+            ssize_t w = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
+            if (w >= 0) {
+                full = static_cast<std::size_t>(w) < offered;
+                return w;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                wait_writable();
+                return 0;
+            }
+            abort();
+            return -1;
+        }
+    }
+    // TLS: one record's worth of queued bytes, copied together. A retry after WANT_* repeats
+    // exactly the same bytes, which the queue still holds unchanged.
+    std::vector<char>& scratch = shard_.write_scratch();
+    std::size_t len = tls_retry_len_ != 0 ? tls_retry_len_ : std::min(out_.bytes(), scratch.size());
+    iovec iov[max_iov];
+    std::size_t n = out_.gather(iov, max_iov);
+    std::size_t copied = 0;
+    for (std::size_t i = 0; i < n && copied < len; ++i) {
+        std::size_t take = std::min(iov[i].iov_len, len - copied);
+        std::memcpy(scratch.data() + copied, iov[i].iov_base, take);
+        copied += take;
+    }
+    len = copied;
+    ERR_clear_error();
+    int w = SSL_write(ssl_, scratch.data(), static_cast<int>(len));
+    if (w > 0) {
+        tls_retry_len_ = 0;
+        return w;
+    }
+    switch (SSL_get_error(ssl_, w)) {
+        case SSL_ERROR_WANT_WRITE:
+            tls_retry_len_ = static_cast<std::uint32_t>(len);
+            wait_writable();
+            return 0;
+        case SSL_ERROR_WANT_READ:
+            tls_retry_len_ = static_cast<std::uint32_t>(len);
+            write_wants_read_ = true;
+            wait_readable();
+            return 0;
+        default:
+            abort();
+            return -1;
+    }
 }
 
 void connection::flush() {
@@ -643,46 +802,34 @@ void connection::flush() {
     if (writing_ || finished_) {
         return;
     }
-    const int fd = socket_.native_handle();
     while (!out_.empty()) {
-        iovec iov[max_iov];
-        std::size_t n = out_.gather(iov, max_iov);
-        std::size_t want = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            want += iov[i].iov_len;
+        bool full = false;
+        const bool measure = !out_.front_started() && out_.front()->stamp_ns() != 0;
+        const std::int64_t stamp = measure ? out_.front()->stamp_ns() : 0;
+        long w = transport_write(full);
+        if (w <= 0) {
+            return;  // waiting for the socket, or aborted
         }
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = n;
-        ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                wait_writable();
-                return;
-            }
-            abort();
-            return;
-        }
-        if (!out_.front_started() && out_.front()->stamp_ns() != 0) {
-            shard_.stats().publish_to_flush_seconds.observe(
-                static_cast<double>(steady_ns() - out_.front()->stamp_ns()) / 1e9);
+        if (measure) {
+            shard_.stats().publish_to_flush_seconds.observe(static_cast<double>(steady_ns() - stamp) / 1e9);
         }
         out_.consume(static_cast<std::size_t>(w));
         shard_.stats().bytes_sent.add(w);
         last_out_tick_ = shard_.now_tick();
-        if (static_cast<std::size_t>(w) < want) {
+        if (full) {
             wait_writable();  // the kernel's buffer is full
             return;
         }
     }
     if (close_after_flush_ && !shut_) {
-        // Our close frame (and everything before it) is out: end our side of TCP, then wait
-        // for the peer's FIN (bounded by the close deadline) so nothing is cut off by a reset.
+        // Our close frame (and everything before it) is out: end our side, then wait for the
+        // peer's FIN (bounded by the close deadline) so nothing is cut off by a reset.
         shut_ = true;
-        ::shutdown(fd, SHUT_WR);
+        if (ssl_ != nullptr) {
+            ERR_clear_error();
+            SSL_shutdown(ssl_);  // close_notify, best effort
+        }
+        ::shutdown(socket_.native_handle(), SHUT_WR);
         if (input_dead_) {
             abort();
             return;
@@ -775,6 +922,10 @@ void connection::teardown() {
     }
     if (welcomed_) {
         shard_.stats().connections.sub();
+    }
+    if (counted_) {
+        counted_ = false;
+        app_runtime_->remove_connection();
     }
 }
 

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include "auth/auth.hpp"
 #include "hub/identity.hpp"
 #include "metrics/metrics.hpp"
@@ -23,6 +25,10 @@
 #include "net/timing_wheel.hpp"
 #include "net/ws_reader.hpp"
 #include "proto/client_frame.hpp"
+
+namespace parley::server {
+class app_runtime;
+}
 
 namespace parley::shard {
 
@@ -42,7 +48,8 @@ class connection : public net::wheel_node {
 public:
     // Takes the socket right after the 101 response was written. `pending` holds bytes the
     // HTTP parser read past the request (early WebSocket frames).
-    connection(shard& s, socket_t socket, std::string pending, upgrade_info info);
+    // `ssl` is the connection's TLS state (owned from now on), or null for plain TCP.
+    connection(shard& s, socket_t socket, SSL* ssl, std::string pending, upgrade_info info);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -61,6 +68,9 @@ public:
     void flush();
     // Server-initiated close (close frame, then wait up to 5 s for the client's).
     void close(std::uint16_t code, std::string_view reason);
+    // After a reload: points at the key's new settings, or closes the connection when its key
+    // was revoked (4001 key_revoked) or its app suspended (4012).
+    void rebind(const config::config& next);
     // Drops the TCP connection at once, without a close frame (shutdown, fatal errors).
     void drop() { abort(); }
     // Timing-wheel callback: keepalive, idle timeout, admission/close/drain/expiry deadlines.
@@ -128,6 +138,9 @@ private:
     bool channel_allowed(std::string_view channel) const;
     bool pattern_allowed(const proto::pattern& p) const;
     subscription* find_sub(std::string_view channel);
+    // Counts one message against the app's quota (section 14.2); false when it must be refused.
+    bool quota_allows();
+    static std::int64_t current_period(const config::app_config& app);
 
     // ---- output and closing
     void wait_writable();
@@ -137,11 +150,21 @@ private:
     void finish();    // socket closed: unregister from the shard
     void on_client_close(std::uint16_t code);
 
+    // One read / write at the transport level: recv/sendmsg, or SSL_read/SSL_write for TLS.
+    // Return bytes moved, 0 for "would block" (after arranging the wait), -1 when the
+    // connection is gone (already aborted).
+    // `full` is set when the kernel took less than offered (wait for writability).
+    long transport_read(char* buf, std::size_t size);
+    long transport_write(bool& full);
+
     shard& shard_;
     socket_t socket_;
+    SSL* ssl_ = nullptr;
+    std::uint32_t tls_retry_len_ = 0;  // length of an SSL_write to repeat after WANT_*
     hub::conn_id id_ = hub::no_conn;
     hub::identity_ptr who_;
     const config::key_config* key_ = nullptr;
+    server::app_runtime* app_runtime_ = nullptr;  // counters of the app (outlive reloads)
     std::unique_ptr<auth::token_scope> scope_;
     std::unique_ptr<upgrade_info> upgrade_;  // only during admission
     std::string metadata_;                   // welcome metadata (JWT), only until the welcome
@@ -176,8 +199,11 @@ private:
     bool draining_ = false;
     bool finished_ = false;
     bool welcomed_ = false;
+    bool counted_ = false;     // counted in the app's concurrent connections
     bool input_dead_ = false;  // a protocol error: parse nothing more
     bool shut_ = false;        // our side of TCP is shut down (close frame sent)
+    bool read_wants_write_ = false;  // TLS: SSL_read needs the socket writable
+    bool write_wants_read_ = false;  // TLS: SSL_write needs the socket readable
 };
 
 }  // namespace parley::shard

@@ -38,6 +38,11 @@ std::uint64_t shard::now_ms() const {
                                           .count());
 }
 
+void shard::apply_config(config::config_ptr c) {
+    for_each_connection([&](connection& conn) { conn.rebind(*c); });
+    cfg_ = std::move(c);
+}
+
 void shard::start() {
     tick_timer_.expires_after(tick);
     tick_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -202,14 +207,14 @@ bool shard::local_pattern_remove(std::uint32_t app, connection* c, const proto::
     return false;
 }
 
-void shard::deliver_message(const publish_msg& m) {
+std::int64_t shard::deliver_message(const publish_msg& m) {
     auto cit = local_channels_.find(m.key);
     auto pit = local_patterns_.find(m.app);
     std::int64_t delivered = 0;
     if (pit == local_patterns_.end()) {
         // Fast path: exact subscribers only; each connection appears once per channel.
         if (cit == local_channels_.end()) {
-            return;
+            return 0;
         }
         for (const local_sub& s : cit->second) {
             if (s.conn->id() == m.exclude) {
@@ -219,7 +224,7 @@ void shard::deliver_message(const publish_msg& m) {
             ++delivered;
         }
         stats_.deliveries.add(delivered);
-        return;
+        return delivered;
     }
     // With pattern subscriptions a connection may match several times: mark, then send once.
     // mark bits: 1 = matched, 2 = wants sender metadata, 4 = already sent.
@@ -260,6 +265,7 @@ void shard::deliver_message(const publish_msg& m) {
         }
     }
     stats_.deliveries.add(delivered);
+    return delivered;
 }
 
 void shard::deliver_presence(const std::string& key, const net::frame_ptr& f) {

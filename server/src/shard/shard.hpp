@@ -68,7 +68,9 @@ public:
     // This thread's view of the configuration.
     const config::config& cfg() const { return *cfg_; }
     const config::config_ptr& cfg_ptr() const { return cfg_; }
-    void set_config(config::config_ptr c) { cfg_ = std::move(c); }
+    // Switches to a reloaded configuration: connections re-check their keys first (while the
+    // old configuration they point into is still alive), then the new one replaces it.
+    void apply_config(config::config_ptr c);
 
     proto::frame_decoder& decoder() { return decoder_; }
     proto::encoder& encoder() { return encoder_; }
@@ -81,6 +83,8 @@ public:
     std::uint64_t now_ms() const;
     // A read buffer shared by all connections of this shard (one read at a time).
     std::vector<char>& read_buffer() { return read_buffer_; }
+    // Scratch for TLS writes (one record's worth of queued frames).
+    std::vector<char>& write_scratch() { return write_scratch_; }
 
     // Runs `f` on shard `target`: inline when it is this shard, else posted to its loop.
     template <class F>
@@ -114,7 +118,8 @@ public:
     bool local_pattern_remove(std::uint32_t app, connection* c, const proto::pattern* p);
 
     // ---- deliveries to this shard's connections
-    void deliver_message(const publish_msg& m);
+    // Returns the number of connections the message was queued to.
+    std::int64_t deliver_message(const publish_msg& m);
     void deliver_presence(const std::string& key, const net::frame_ptr& f);
     void deliver_direct(const net::frame_ptr& f, const std::vector<hub::conn_id>& targets);
 
@@ -141,6 +146,7 @@ private:
     metrics::shard_metrics stats_;
     net::timing_wheel wheel_;
     std::vector<char> read_buffer_;
+    std::vector<char> write_scratch_ = std::vector<char>(16 * 1024);
 
     struct slot {
         connection* conn = nullptr;
