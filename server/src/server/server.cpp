@@ -31,8 +31,10 @@ server::server(std::shared_ptr<config::config> cfg) {
 }
 
 server::~server() {
+    // Objects bound to a shard's loop go before the loops themselves.
     listeners_.clear();
     signals_.reset();
+    hup_.reset();
     shards_.clear();
 }
 
