@@ -139,10 +139,12 @@ result verify_connection_token_ms(const config::config& cfg, std::string_view to
     if (key == nullptr || key->type != config::key_type::secret) {
         return bad("unknown kid");
     }
-    // 5. Signature, compared in constant time.
-    std::string expected = hmac_sha256(key->secret, token.substr(0, d2));
-    if (signature->size() != expected.size() ||
-        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+    // 5. Signature, compared in constant time. The canonical base64url text is compared, so a
+    // signature spelled differently (non-zero unused bits) does not verify.
+    std::string expected = base64::encode_url(hmac_sha256(key->secret, token.substr(0, d2)));
+    std::string_view given = token.substr(d2 + 1);
+    if (given.size() != expected.size() ||
+        CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
         return bad("bad signature");
     }
     const config::app_config& app = cfg.apps[key->app_index];

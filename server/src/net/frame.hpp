@@ -41,6 +41,8 @@ public:
     void make_immortal() { immortal_ = true; }
 
     void add_ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+    // References currently held (for tests and assertions).
+    std::uint32_t use_count() const { return refs_.load(std::memory_order_relaxed); }
     void release() {
         if (!immortal_ && refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             this->~frame();

@@ -70,6 +70,9 @@ ws_reader::event ws_reader::next(char* buf, std::size_t len, std::size_t& consum
         plen = (static_cast<std::uint64_t>(static_cast<unsigned char>(buf[2])) << 8) |
                static_cast<unsigned char>(buf[3]);
         header = 4;
+        if (plen < 126) {
+            return fail(1002, "protocol error");  // §5.2: the minimal length encoding is required
+        }
     } else if (plen == 127) {
         if (len < 10) {
             return ev;
@@ -78,8 +81,8 @@ ws_reader::event ws_reader::next(char* buf, std::size_t len, std::size_t& consum
         for (int i = 0; i < 8; ++i) {
             plen = (plen << 8) | static_cast<unsigned char>(buf[2 + i]);
         }
-        if ((plen >> 63) != 0) {
-            return fail(1002, "protocol error");
+        if ((plen >> 63) != 0 || plen <= 0xFFFF) {
+            return fail(1002, "protocol error");  // MSB set, or not the minimal encoding
         }
         header = 10;
     }

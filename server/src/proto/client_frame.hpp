@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,7 +66,8 @@ private:
     std::size_t max_message_size_;
     std::vector<json::member> members_;
     std::vector<std::string_view> keys_;
-    std::vector<std::string> key_buffers_;
+    // Decoded escaped keys; a deque so that adding one never moves the others (keys_ views them).
+    std::deque<std::string> key_buffers_;
     std::string channel_buf_;
     std::string to_buf_;
     std::string type_buf_;
