@@ -10,10 +10,12 @@ export class RawClient {
     this.waiters = [];
     this.closed = null;    // { code, reason } once closed
     this.closeWaiters = [];
+    this.rawTexts = new WeakMap(); // parsed frame object -> the exact text received
     ws.on('message', (data, isBinary) => {
       const text = data.toString();
       let frame;
       try { frame = JSON.parse(text); } catch { frame = { type: '__unparseable__', text }; }
+      if (frame !== null && typeof frame === 'object') this.rawTexts.set(frame, text);
       this.all.push(frame);
       this.frames.push(frame);
       this.#wake();
@@ -55,6 +57,13 @@ export class RawClient {
     const pending = this.waiters;
     this.waiters = [];
     for (const w of pending) w();
+  }
+
+  // The exact text of a received frame (as returned by next()/request() or found in .all).
+  raw(frame) {
+    const text = this.rawTexts.get(frame);
+    if (text === undefined) throw new Error(`no raw text recorded for ${JSON.stringify(frame)}`);
+    return text;
   }
 
   send(obj) {

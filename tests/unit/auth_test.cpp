@@ -57,7 +57,7 @@ protected:
     static config::config_ptr cfg_;
 
     auth::result run(std::string_view query, std::optional<std::string> origin = std::nullopt) {
-        return auth::authenticate(*cfg_, query, origin, NOW);
+        return auth::authenticate(*cfg_, query, origin, NOW * 1000);
     }
 
     // Expects admission with the key `key_id`; returns the principal.
@@ -200,7 +200,7 @@ TEST_F(auth_test, token_parameter) {
 }
 
 TEST_F(auth_test, token_expiry_through_authenticate) {
-    auth::result r = auth::authenticate(*cfg_, "token=" + kAppendixB, std::nullopt, 1700003600);
+    auth::result r = auth::authenticate(*cfg_, "token=" + kAppendixB, std::nullopt, std::int64_t{1700003600} * 1000);
     auto* f = std::get_if<auth::failure>(&r);
     ASSERT_NE(f, nullptr);
     EXPECT_EQ(f->code, 4002);

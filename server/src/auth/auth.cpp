@@ -64,7 +64,7 @@ result authenticate_key(const config::config& cfg, const std::string& value,
 }  // namespace
 
 result authenticate(const config::config& cfg, std::string_view query,
-                    const std::optional<std::string>& origin, std::int64_t now) {
+                    const std::optional<std::string>& origin, std::int64_t now_ms) {
     // Exactly one `key` or `token` parameter (section 3.1); values are percent-decoded.
     bool is_token = false;
     std::optional<std::string> value;
@@ -100,7 +100,7 @@ result authenticate(const config::config& cfg, std::string_view query,
     if (!value) {
         return failure{4001, "invalid_token: malformed"};
     }
-    return verify_connection_token(cfg, *value, now);
+    return verify_connection_token_ms(cfg, *value, now_ms);
 }
 
 std::string random_uuid() {

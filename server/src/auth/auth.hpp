@@ -43,9 +43,10 @@ std::optional<std::string> percent_decode(std::string_view s);
 
 // Checks steps 1-3 of the admission table (section 3): exactly one credential, the key or token
 // valid, token not expired. `query` is the part of the request target after '?'; `origin` is
-// the Origin header when present; `now` is unix seconds.
+// the Origin header when present; `now_ms` is unix time in milliseconds (the token expiry
+// deadline of section 13.1 has millisecond precision).
 result authenticate(const config::config& cfg, std::string_view query,
-                    const std::optional<std::string>& origin, std::int64_t now);
+                    const std::optional<std::string>& origin, std::int64_t now_ms);
 
 // Generates a random UUID v4 in lowercase 8-4-4-4-12 form.
 std::string random_uuid();

@@ -39,6 +39,7 @@ server::~server() {
 }
 
 std::uint16_t server::bind() {
+    install_signals();
     const auto& s = cfg_->server;
     std::uint16_t port = s.listen_port;
     for (auto& sh : shards_) {
@@ -48,41 +49,31 @@ std::uint16_t server::bind() {
     return port;
 }
 
-int server::run() {
+void server::install_signals() {
+    // Installed before the port is announced, so a SIGTERM right after "listening on" drains.
     signals_ = std::make_unique<boost::asio::signal_set>(shards_[0]->io(), SIGINT, SIGTERM);
-    std::function<void(const boost::system::error_code&, int)> on_signal =
-        [this, &on_signal](const boost::system::error_code& ec, int sig) {
-            if (ec) {
-                return;
-            }
-            spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            begin_drain();
-            signals_->async_wait(on_signal);
+    on_signal_ = [this](const boost::system::error_code& ec, int sig) {
+        if (ec) {
+            return;
+        }
+        spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        begin_drain();
+        signals_->async_wait(on_signal_);
+    };
+    signals_->async_wait(on_signal_);
     hup_ = std::make_unique<boost::asio::signal_set>(shards_[0]->io(), SIGHUP);
-    std::function<void(const boost::system::error_code&, int)> on_hup =
-        [this, &on_hup](const boost::system::error_code& ec, int) {
-            if (ec) {
-                return;
-            }
-            spdlog::info("received SIGHUP, reloading the configuration");
-            reload();
-            hup_->async_wait(on_hup);
-        };
-    hup_->async_wait(on_hup);
-        };
-    signals_->async_wait(on_signal);
-    hup_ = std::make_unique<boost::asio::signal_set>(shards_[0]->io(), SIGHUP);
-    std::function<void(const boost::system::error_code&, int)> on_hup =
-        [this, &on_hup](const boost::system::error_code& ec, int) {
-            if (ec) {
-                return;
-            }
-            spdlog::info("received SIGHUP, reloading the configuration");
-            reload();
-            hup_->async_wait(on_hup);
-        };
-    hup_->async_wait(on_hup);
+    on_hup_ = [this](const boost::system::error_code& ec, int) {
+        if (ec) {
+            return;
+        }
+        spdlog::info("received SIGHUP, reloading the configuration");
+        reload();
+        hup_->async_wait(on_hup_);
+    };
+    hup_->async_wait(on_hup_);
+}
 
+int server::run() {
     for (std::uint32_t i = 0; i < shards_.size(); ++i) {
         boost::asio::post(shards_[i]->io(), [this, i] {
             shards_[i]->start();

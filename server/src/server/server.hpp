@@ -84,12 +84,15 @@ public:
 
 private:
     void stop_all();
+    void install_signals();
 
     config::config_ptr cfg_;
     std::vector<std::unique_ptr<shard::shard>> shards_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::unique_ptr<boost::asio::signal_set> signals_;
     std::unique_ptr<boost::asio::signal_set> hup_;
+    std::function<void(const boost::system::error_code&, int)> on_signal_;
+    std::function<void(const boost::system::error_code&, int)> on_hup_;
     metrics::global_metrics global_;
     std::atomic<bool> draining_{false};
     std::atomic<bool> stopping_{false};

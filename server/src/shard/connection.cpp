@@ -208,12 +208,14 @@ void connection::end_op() {
         teardown_pending_ = false;
         teardown();
     }
-    if (parked_ && !finished_) {
-        parked_ = false;
-        consume_pending();
-        if (!busy_ && !finished_ && !reading_) {
-            on_readable();
-        }
+    if (!parked_ || finished_) {
+        return;
+    }
+    // Input was waiting for this operation: handle what was received meanwhile, then read on.
+    parked_ = false;
+    consume_pending();
+    if (!busy_ && !finished_ && !reading_) {
+        on_readable();
     }
 }
 
@@ -362,6 +364,10 @@ void connection::consume(char* buf, std::size_t len) {
 stash:
     if (pos < len && !finished_) {
         in_.append(buf + pos, len - pos);
+    }
+    // The last frame may have started an operation: input resumes when it ends (end_op).
+    if (busy_) {
+        parked_ = true;
     }
     if (in_.empty() && in_.capacity() > 0) {
         std::string().swap(in_);  // idle connections hold no input buffer
