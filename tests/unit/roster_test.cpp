@@ -10,15 +10,28 @@
 
 using parley::hub::identity_ptr;
 using parley::hub::make_identity;
-using parley::presence::roster;
 
 namespace {
 
-std::vector<std::string> entries(const roster& r, std::string_view exclude = "") {
+// The roster as the hub uses it for local connections: member key = connection, order = the
+// order of the calls.
+struct roster {
+    parley::presence::roster r;
+    std::uint64_t order = 0;
+    bool add(parley::hub::conn_id c, const identity_ptr& who) { return r.add(std::to_string(c), c, who, ++order); }
+    parley::presence::roster::removal remove(parley::hub::conn_id c, std::string_view peer) {
+        return r.remove_local(c, peer);
+    }
+    bool empty() const { return r.empty(); }
+    std::size_t peer_count() const { return r.peer_count(); }
+};
+
+std::vector<std::string> entries(const parley::presence::roster& r, std::string_view exclude = "") {
     std::vector<std::string> out;
     r.for_each_entry(exclude, [&](std::string_view e) { out.emplace_back(e); });
     return out;
 }
+std::vector<std::string> entries(const roster& r, std::string_view exclude = "") { return entries(r.r, exclude); }
 
 }  // namespace
 
@@ -162,4 +175,28 @@ TEST(roster, many_peers) {
     for (int k = 0; k < 250; ++k) {
         EXPECT_EQ(e[k], "{\"peerId\":\"p" + std::to_string(2 * k + 1) + "\"}");
     }
+}
+
+TEST(roster, remote_members_by_key_and_order) {
+    // Members of other nodes have no local connection and arrive in any order: peers are listed
+    // by the order of the member that made them present, members by their own order.
+    parley::presence::roster r;
+    auto alice = make_identity(0, "alice", R"({"n":1})");
+    auto alice2 = make_identity(0, "alice", R"({"n":2})");
+    auto bob = make_identity(0, "bob", "");
+    EXPECT_TRUE(r.add("nodeB/1/1", 0, bob, 200));
+    EXPECT_TRUE(r.add("nodeA/7/1", 0, alice2, 150));
+    EXPECT_FALSE(r.add("nodeA/3/1", 0, alice, 100));     // earlier member of alice: its metadata
+    EXPECT_FALSE(r.add("nodeA/3/1", 0, alice, 100));     // the same key again: nothing changes
+    EXPECT_EQ(entries(r), (std::vector<std::string>{R"({"peerId":"alice","metadata":{"n":1}})", R"({"peerId":"bob"})"}));
+    EXPECT_TRUE(r.has("nodeA/7/1", "alice"));
+    EXPECT_FALSE(r.has("nodeA/7/1", "bob"));
+    EXPECT_FALSE(r.remove_local(0, "alice").found);      // remote members are removed by key
+    auto rm = r.remove("nodeA/3/1", "alice");
+    EXPECT_TRUE(rm.found);
+    EXPECT_EQ(rm.key, "nodeA/3/1");
+    EXPECT_EQ(rm.gone, nullptr);
+    EXPECT_EQ(entries(r)[0], R"({"peerId":"alice","metadata":{"n":2}})");
+    EXPECT_NE(r.remove("nodeA/7/1", "alice").gone, nullptr);
+    EXPECT_EQ(entries(r), std::vector<std::string>{R"({"peerId":"bob"})"});
 }

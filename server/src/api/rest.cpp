@@ -383,14 +383,14 @@ void usage(const ctx_ptr& ctx, const config::key_config& key) {
     const std::int64_t now = unix_now();
     const std::int64_t period = period_of(app, now);
     const std::int64_t start = app.period_anchor + period * app.period_seconds;
-    const std::int64_t used = app.runtime->messages_in(period);
+    const std::int64_t used = app.runtime->messages_in(period) + app.runtime->remote_messages(period);
     const std::int64_t peak = app.runtime->peak(period);
     auto opt = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("null"); };
     std::string out = "{\"appId\":";
     json::append_string(out, app.id);
     out += ",\"periodStartUnix\":" + std::to_string(start);
     out += ",\"periodEndUnix\":" + std::to_string(start + app.period_seconds);
-    out += ",\"concurrentNow\":" + std::to_string(app.runtime->connections());
+    out += ",\"concurrentNow\":" + std::to_string(app.runtime->total_connections());
     out += ",\"peakConcurrent\":" + std::to_string(peak);
     out += ",\"messagesUsed\":" + std::to_string(used);
     out += ",\"overageMessages\":" +

@@ -251,6 +251,42 @@ void parse_server(const toml::table& t, server_config& s) {
     }
 }
 
+void parse_engine(const toml::table& t, engine_config& e) {
+    const std::string w = "engine";
+    check_known(t, w, {"type", "url", "prefix", "node_id", "heartbeat_interval", "node_timeout"});
+    std::string type = get_string(t, "type", w, "memory");
+    if (type == "memory") {
+        e.type = engine_config::kind::memory;
+    } else if (type == "redis") {
+        e.type = engine_config::kind::redis;
+    } else {
+        fail(w + ".type", "must be \"memory\" or \"redis\"");
+    }
+    e.url = get_string(t, "url", w, e.url);
+    if (e.url.rfind("redis://", 0) != 0) {
+        fail(w + ".url", "must look like redis://HOST:PORT");
+    }
+    e.prefix = get_string(t, "prefix", w, e.prefix);
+    e.node_id = get_string(t, "node_id", w, e.node_id);
+    for (char c : e.prefix + e.node_id) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+            fail(w, "prefix and node_id may use letters, digits, '_', '-' and '.'");
+        }
+    }
+    if (e.prefix.empty()) {
+        fail(w + ".prefix", "must not be empty");
+    }
+    if (auto v = get_number(t, "heartbeat_interval", w, 0.1)) {
+        e.heartbeat_interval = *v;
+    }
+    if (auto v = get_number(t, "node_timeout", w, 1)) {
+        e.node_timeout = *v;
+    }
+    if (e.node_timeout < 2 * e.heartbeat_interval) {
+        fail(w + ".node_timeout", "must be at least twice heartbeat_interval");
+    }
+}
+
 key_config parse_key(const toml::table& t, const std::string& w) {
     check_known(t, w,
                 {"type", "id", "secret", "channels", "actions", "allowed_origins",
@@ -331,8 +367,8 @@ app_config parse_app(const toml::table& t, const std::string& w) {
         fail(w + ".id", "must be 1-128 characters");
     }
     for (char c : a.id) {
-        if (c < 0x21 || c > 0x7E) {
-            fail(w + ".id", "must be printable ASCII without spaces");
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+            fail(w + ".id", "may use letters, digits, '_', '-' and '.'");
         }
     }
     constexpr std::int64_t big = std::int64_t{1} << 53;
@@ -481,7 +517,13 @@ std::shared_ptr<config> parse_mutable(std::string_view toml_text, std::string_vi
         throw config_error(msg.str());
     }
     auto c = std::make_shared<config>();
-    check_known(root, "", {"server", "apps"});
+    check_known(root, "", {"server", "engine", "apps"});
+    if (const toml::node* n = root.get("engine")) {
+        if (!n->is_table()) {
+            fail("engine", "must be a table");
+        }
+        parse_engine(*n->as_table(), c->engine);
+    }
     if (const toml::node* n = root.get("server")) {
         if (!n->is_table()) {
             fail("server", "must be a table");

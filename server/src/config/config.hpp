@@ -97,6 +97,17 @@ struct server_config {
     std::string tls_key;
 };
 
+// [engine]: where cross-connection state lives (DESIGN.md "engine").
+struct engine_config {
+    enum class kind : std::uint8_t { memory, redis };
+    kind type = kind::memory;
+    std::string url = "redis://127.0.0.1:6379";
+    std::string prefix = "parley";       // namespace of every Redis key and channel
+    std::string node_id;                 // empty: a random id each start
+    double heartbeat_interval = 2;       // seconds between this node's heartbeats
+    double node_timeout = 10;            // a node silent this long is dead; its peers leave
+};
+
 struct config {
     config() = default;
     // `keys` points into `apps`: a config is never copied.
@@ -104,6 +115,7 @@ struct config {
     config& operator=(const config&) = delete;
 
     server_config server;
+    engine_config engine;
     std::vector<app_config> apps;
     // Every key by id (ids are unique across the server).
     std::unordered_map<std::string, const key_config*> keys;

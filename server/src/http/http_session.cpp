@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/rest.hpp"
+#include "engine/cluster.hpp"
 #include "shard/shard.hpp"
 #include "util/base64.hpp"
 #include "util/json_writer.hpp"
@@ -136,6 +137,13 @@ void http_session::on_header(beast::error_code ec) {
         write(json_error(431, "invalid_request", "request head larger than 64 KB", 11, false));
         return;
     }
+    body_too_large_ = false;
+    if (ec == bhttp::error::body_limit) {
+        // Content-Length over the limit (checked once every field was read): routing and auth
+        // still answer first (section 17.1); read_body() then refuses with 413.
+        body_too_large_ = true;
+        ec = {};
+    }
     if (ec) {
         if (ec != bhttp::error::end_of_stream && ec != boost::asio::error::operation_aborted &&
             ec != boost::asio::error::bad_descriptor && ec != boost::asio::error::connection_reset &&
@@ -152,6 +160,10 @@ void http_session::on_header(beast::error_code ec) {
 }
 
 void http_session::read_body(std::function<void(request_t&)> then) {
+    if (body_too_large_) {
+        write(json_error(413, "invalid_request", "request body larger than 32768 bytes", 11, false));
+        return;
+    }
     if (parser_->is_done()) {
         then(parser_->get());
         return;
@@ -175,7 +187,7 @@ void http_session::read_body(std::function<void(request_t&)> then) {
 
 void http_session::write(response_t res) {
     // A body left unread would be taken for the next request: close instead of keeping alive.
-    if (parser_ && !parser_->is_done()) {
+    if (parser_ && (!parser_->is_done() || body_too_large_)) {
         res.keep_alive(false);
     }
     auto sp = std::make_shared<response_t>(std::move(res));
@@ -238,6 +250,8 @@ void http_session::handle(request_t& req) {
         } else if (path == "/readyz") {
             if (shard_.srv().draining()) {
                 write(json_error(503, "not_ready", "draining", version, keep_alive));
+            } else if (shard_.srv().cluster() != nullptr && !shard_.srv().cluster()->up()) {
+                write(json_error(503, "not_ready", "redis unavailable", version, keep_alive));
             } else {
                 write(json_response(200, "{\"status\":\"ready\"}", version, keep_alive));
             }

@@ -67,6 +67,7 @@ private:
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::chrono::steady_clock::time_point started_;
+    bool body_too_large_ = false;  // the head announced a body over the limit
 };
 
 }  // namespace parley::http

@@ -1,21 +1,50 @@
 // Cross-shard operations; see hub.hpp for the model and the ordering argument.
 #include "hub/hub.hpp"
 
+#include <chrono>
+#include <cstdio>
 #include <memory>
 
+#include "engine/cluster.hpp"
 #include "shard/connection.hpp"
 #include "shard/shard.hpp"
 
 namespace parley::hub {
 
-std::uint32_t home_of(std::string_view key, std::uint32_t shard_count) {
-    if (shard_count == 1) {
+std::uint32_t home_of(const shard::shard& s, std::string_view key) {
+    const std::uint32_t n = s.count();
+    if (n == 1 || s.srv_const().cluster() != nullptr) {
         return 0;
     }
-    return static_cast<std::uint32_t>(std::hash<std::string_view>{}(key) % shard_count);
+    return static_cast<std::uint32_t>(std::hash<std::string_view>{}(key) % n);
+}
+
+std::uint64_t next_order(shard::shard& home) {
+    std::uint64_t& last = home.last_order();
+    std::uint64_t now = 0;
+    if (home.srv().cluster() != nullptr) {
+        now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    }
+    last = std::max(last + 1, now);
+    return last;
 }
 
 namespace {
+
+engine::cluster* cluster_of(shard::shard& s) { return s.srv().cluster(); }
+
+// The roster key of local connection `c`: unique per join in a cluster (a re-join after leaving
+// must not be mistaken for the old membership by other nodes).
+std::string member_key(shard::shard& home, conn_id c) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(c));
+    if (engine::cluster* cl = cluster_of(home)) {
+        return cl->node_id() + "/" + buf + "/" + std::to_string(++home.join_counter());
+    }
+    return buf;
+}
 
 // Sends `frame` to the members of channel `ch` on every shard that has some.
 void fan_out_presence(shard::shard& home, const shard::home_channel& ch, const std::string& key,
@@ -44,41 +73,118 @@ std::vector<net::frame_ptr> build_snapshot(shard::shard& home, const shard::home
     return frames;
 }
 
+// Runs `then` once channel `key` is ready for a local member: at once in memory mode, after the
+// cluster has loaded its roster in cluster mode.
+void when_tracked(shard::shard& home, const std::string& key, std::function<void()> then) {
+    auto [it, inserted] = home.home_channels().try_emplace(key);
+    shard::home_channel& ch = it->second;
+    if (inserted) {
+        ch.members_per_shard.assign(home.count(), 0);
+    }
+    engine::cluster* cl = cluster_of(home);
+    if (cl == nullptr || ch.tracked) {
+        then();
+        return;
+    }
+    ch.waiting.push_back(std::move(then));
+    if (ch.loading) {
+        return;
+    }
+    ch.loading = true;
+    cl->track(key, [&home, key] {
+        auto found = home.home_channels().find(key);
+        if (found == home.home_channels().end()) {
+            return;
+        }
+        shard::home_channel& c = found->second;
+        c.loading = false;
+        c.tracked = true;
+        auto waiting = std::move(c.waiting);
+        c.waiting.clear();
+        for (auto& w : waiting) {
+            w();
+        }
+    });
+}
+
+// Positions of publish targets: shards with exact members of the channel or pattern subscriptions.
+std::vector<std::uint32_t> publish_targets(shard::shard& home, const shard::publish_msg& msg) {
+    std::vector<std::uint32_t> targets;
+    auto it = home.home_channels().find(msg.key);
+    const std::uint64_t patterns = home.pattern_shards(msg.app);
+    for (std::uint32_t s = 0; s < home.count(); ++s) {
+        bool exact = it != home.home_channels().end() && it->second.members_per_shard[s] > 0;
+        if (exact || ((patterns >> s) & 1) != 0) {
+            targets.push_back(s);
+        }
+    }
+    return targets;
+}
+
+void deliver_everywhere(shard::shard& home, const std::shared_ptr<const shard::publish_msg>& msg) {
+    auto& srv = home.srv();
+    for (std::uint32_t s : publish_targets(home, *msg)) {
+        home.run_on(s, [&srv, s, msg] { srv.shard_at(s).deliver_message(*msg); });
+    }
+}
+
+// Closes the local connections of a peer with 4020; returns how many there were.
+std::int64_t kick_here(shard::shard& home, std::uint32_t app, const std::string& peer_id) {
+    auto it = home.home_peers().find(peer_key(app, peer_id));
+    if (it == home.home_peers().end()) {
+        return 0;
+    }
+    auto& srv = home.srv();
+    for (conn_id c : it->second) {
+        home.run_on(shard_of(c), [&srv, c] {
+            if (auto* conn = srv.shard_at(shard_of(c)).find(c)) {
+                conn->close(4020, "admin_disconnect");
+            }
+        });
+    }
+    return static_cast<std::int64_t>(it->second.size());
+}
+
 }  // namespace
 
 void join(shard::shard& origin, conn_id c, const identity_ptr& who, const std::string& key,
           bool want_snapshot, std::function<void(std::vector<net::frame_ptr>)> done) {
-    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t home_index = home_of(origin, key);
     const std::uint32_t origin_index = origin.index();
     origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, c, who, key,
                                want_snapshot, done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(home_index);
-        auto [it, inserted] = home.home_channels().try_emplace(key);
-        shard::home_channel& ch = it->second;
-        if (inserted) {
-            ch.members_per_shard.assign(home.count(), 0);
-        }
-        // The joined delta goes out before the member is counted on its shard, and before the
-        // snapshot reply: the new member is not yet in its shard's local index, so it never
-        // receives its own delta.
-        if (ch.roster.add(c, who)) {
-            fan_out_presence(home, ch, key, home.encoder().presence_joined(channel_of_key(key), who->presence_entry));
-        }
-        ++ch.members_per_shard[shard_of(c)];
-        ++ch.members;
-        std::vector<net::frame_ptr> snap;
-        if (want_snapshot) {
-            snap = build_snapshot(home, &ch, key, *who);
-        }
-        home.run_on(origin_index, [done = std::move(done), snap = std::move(snap)]() mutable {
-            done(std::move(snap));
+        when_tracked(home, key, [&home, origin_index, c, who, key, want_snapshot,
+                                 done = std::move(done)]() mutable {
+            shard::home_channel& ch = home.home_channels()[key];
+            // The joined delta goes out before the member is counted on its shard, and before
+            // the snapshot reply: the new member is not yet in its shard's local index, so it
+            // never receives its own delta.
+            const std::string member = member_key(home, c);
+            const std::uint64_t order = next_order(home);
+            if (ch.roster.add(member, c, who, order)) {
+                fan_out_presence(home, ch, key,
+                                 home.encoder().presence_joined(channel_of_key(key), who->presence_entry));
+            }
+            ++ch.members_per_shard[shard_of(c)];
+            ++ch.members;
+            if (engine::cluster* cl = cluster_of(home)) {
+                cl->local_join(key, member, *who, order);
+            }
+            std::vector<net::frame_ptr> snap;
+            if (want_snapshot) {
+                snap = build_snapshot(home, &ch, key, *who);
+            }
+            home.run_on(origin_index, [done = std::move(done), snap = std::move(snap)]() mutable {
+                done(std::move(snap));
+            });
         });
     });
 }
 
 void snapshot(shard::shard& origin, const identity_ptr& who, const std::string& key,
               std::function<void(std::vector<net::frame_ptr>)> done) {
-    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t home_index = home_of(origin, key);
     const std::uint32_t origin_index = origin.index();
     origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, who, key,
                                done = std::move(done)]() mutable {
@@ -94,7 +200,7 @@ void snapshot(shard::shard& origin, const identity_ptr& who, const std::string& 
 
 void leave(shard::shard& origin, conn_id c, const identity_ptr& who, const std::string& key,
            std::function<void()> done) {
-    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t home_index = home_of(origin, key);
     const std::uint32_t origin_index = origin.index();
     origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, c, who, key,
                                done = std::move(done)]() mutable {
@@ -102,17 +208,23 @@ void leave(shard::shard& origin, conn_id c, const identity_ptr& who, const std::
         auto it = home.home_channels().find(key);
         if (it != home.home_channels().end()) {
             shard::home_channel& ch = it->second;
-            auto removed = ch.roster.remove(c, who->peer_id);
+            auto removed = ch.roster.remove_local(c, who->peer_id);
             if (removed.found) {
                 --ch.members_per_shard[shard_of(c)];
                 --ch.members;
+                if (engine::cluster* cl = cluster_of(home)) {
+                    cl->local_leave(key, removed.key, who->peer_id);
+                }
             }
             if (removed.gone) {
                 fan_out_presence(home, ch, key,
-                                 home.encoder().presence_left(channel_of_key(key),
-                                                              removed.gone->left_entry));
+                                 home.encoder().presence_left(channel_of_key(key), removed.gone->left_entry));
             }
-            if (ch.members == 0) {
+            if (ch.members == 0 && !ch.loading) {
+                // No local member left: the channel's state (remote members included) goes.
+                if (engine::cluster* cl = cluster_of(home); cl != nullptr && ch.tracked) {
+                    cl->untrack(key);
+                }
                 home.home_channels().erase(it);
             }
         }
@@ -122,33 +234,16 @@ void leave(shard::shard& origin, conn_id c, const identity_ptr& who, const std::
     });
 }
 
-namespace {
-
-// Shards that must see a publish of `msg` (exact subscribers or pattern subscriptions).
-std::vector<std::uint32_t> publish_targets(shard::shard& home, const shard::publish_msg& msg) {
-    std::vector<std::uint32_t> targets;
-    auto it = home.home_channels().find(msg.key);
-    const std::uint64_t patterns = home.pattern_shards(msg.app);
-    for (std::uint32_t s = 0; s < home.count(); ++s) {
-        bool exact = it != home.home_channels().end() && it->second.members_per_shard[s] > 0;
-        if (exact || ((patterns >> s) & 1) != 0) {
-            targets.push_back(s);
-        }
-    }
-    return targets;
-}
-
-}  // namespace
-
 void publish(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
              std::function<void()> done) {
-    const std::uint32_t home_index = home_of(msg->key, origin.count());
+    const std::uint32_t home_index = home_of(origin, msg->key);
     const std::uint32_t origin_index = origin.index();
     origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, msg = std::move(msg),
                                done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(home_index);
-        for (std::uint32_t s : publish_targets(home, *msg)) {
-            home.run_on(s, [&srv, s, msg] { srv.shard_at(s).deliver_message(*msg); });
+        deliver_everywhere(home, msg);
+        if (engine::cluster* cl = cluster_of(home)) {
+            cl->publish(*msg);
         }
         if (done) {
             home.run_on(origin_index, std::move(done));
@@ -158,11 +253,14 @@ void publish(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg
 
 void publish_counted(shard::shard& origin, std::shared_ptr<const shard::publish_msg> msg,
                      std::function<void(std::int64_t)> done) {
-    const std::uint32_t home_index = home_of(msg->key, origin.count());
+    const std::uint32_t home_index = home_of(origin, msg->key);
     const std::uint32_t origin_index = origin.index();
     origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, msg = std::move(msg),
                                done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(home_index);
+        if (engine::cluster* cl = cluster_of(home)) {
+            cl->publish(*msg);
+        }
         auto targets = publish_targets(home, *msg);
         if (targets.empty()) {
             home.run_on(origin_index, [done = std::move(done)] { done(0); });
@@ -189,59 +287,12 @@ void publish_counted(shard::shard& origin, std::shared_ptr<const shard::publish_
     });
 }
 
-void list_peers(shard::shard& origin, const std::string& key, std::function<void(std::string)> done) {
-    const std::uint32_t home_index = home_of(key, origin.count());
-    const std::uint32_t origin_index = origin.index();
-    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, key,
-                               done = std::move(done)]() mutable {
-        shard::shard& home = srv.shard_at(home_index);
-        std::string entries = "[";
-        auto it = home.home_channels().find(key);
-        if (it != home.home_channels().end()) {
-            bool first = true;
-            it->second.roster.for_each_entry({}, [&](std::string_view e) {
-                entries += first ? "" : ",";
-                entries += e;
-                first = false;
-            });
-        }
-        entries += "]";
-        home.run_on(origin_index, [done = std::move(done), entries = std::move(entries)]() mutable {
-            done(std::move(entries));
-        });
-    });
-}
-
-void kick(shard::shard& origin, std::uint32_t app, const std::string& peer_id,
-          std::function<void(std::int64_t)> done) {
-    std::string key = peer_key(app, peer_id);
-    const std::uint32_t home_index = home_of(key, origin.count());
-    const std::uint32_t origin_index = origin.index();
-    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, key = std::move(key),
-                               done = std::move(done)]() mutable {
-        shard::shard& home = srv.shard_at(home_index);
-        std::int64_t found = 0;
-        auto it = home.home_peers().find(key);
-        if (it != home.home_peers().end()) {
-            found = static_cast<std::int64_t>(it->second.size());
-            for (conn_id c : it->second) {
-                home.run_on(shard_of(c), [&srv, c] {
-                    if (auto* conn = srv.shard_at(shard_of(c)).find(c)) {
-                        conn->close(4020, "admin_disconnect");
-                    }
-                });
-            }
-        }
-        home.run_on(origin_index, [done = std::move(done), found] { done(found); });
-    });
-}
-
 void send(shard::shard& origin, std::uint32_t app, const std::string& to, net::frame_ptr frame,
-          conn_id exclude, std::function<void(bool)> done) {
+          conn_id exclude, std::function<void(send_result)> done) {
     std::string key = peer_key(app, to);
-    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t home_index = home_of(origin, key);
     const std::uint32_t origin_index = origin.index();
-    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, key = std::move(key),
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, app, to, key = std::move(key),
                                frame = std::move(frame), exclude, done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(home_index);
         bool found = false;
@@ -264,36 +315,57 @@ void send(shard::shard& origin, std::uint32_t app, const std::string& to, net::f
                 });
             }
         }
-        home.run_on(origin_index, [done = std::move(done), found] { done(found); });
+        engine::cluster* cl = cluster_of(home);
+        if (cl == nullptr) {
+            home.run_on(origin_index, [done = std::move(done), found] {
+                done(found ? send_result::delivered : send_result::peer_not_found);
+            });
+            return;
+        }
+        cl->send(app, to, frame, [&home, origin_index, found, done = std::move(done)](std::int64_t remote, bool ok) mutable {
+            send_result r = found || remote > 0 ? send_result::delivered
+                            : ok               ? send_result::peer_not_found
+                                               : send_result::backend_error;
+            home.run_on(origin_index, [done = std::move(done), r] { done(r); });
+        });
     });
 }
 
 void register_peer(shard::shard& origin, conn_id c, const identity_ptr& who,
                    std::function<void()> done) {
     std::string key = peer_key(who->app, who->peer_id);
-    const std::uint32_t home_index = home_of(key, origin.count());
+    const std::uint32_t home_index = home_of(origin, key);
     const std::uint32_t origin_index = origin.index();
-    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, c,
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, c, who,
                                key = std::move(key), done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(home_index);
-        home.home_peers()[key].push_back(c);
+        auto& list = home.home_peers()[key];
+        list.push_back(c);
+        if (engine::cluster* cl = cluster_of(home)) {
+            cl->peer_connections(who->app, who->peer_id, list.size());
+        }
         home.run_on(origin_index, std::move(done));
     });
 }
 
 void unregister_peer(shard::shard& origin, conn_id c, const identity_ptr& who) {
     std::string key = peer_key(who->app, who->peer_id);
-    const std::uint32_t home_index = home_of(key, origin.count());
-    origin.run_on(home_index, [&srv = origin.srv(), home_index, c, key = std::move(key)] {
-        auto& peers = srv.shard_at(home_index).home_peers();
+    const std::uint32_t home_index = home_of(origin, key);
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, c, who, key = std::move(key)] {
+        shard::shard& home = srv.shard_at(home_index);
+        auto& peers = home.home_peers();
         auto it = peers.find(key);
         if (it == peers.end()) {
             return;
         }
         auto& list = it->second;
         std::erase(list, c);
-        if (list.empty()) {
+        const std::size_t left = list.size();
+        if (left == 0) {
             peers.erase(it);
+        }
+        if (engine::cluster* cl = cluster_of(home)) {
+            cl->peer_connections(who->app, who->peer_id, left);
         }
     });
 }
@@ -316,6 +388,197 @@ void set_pattern_interest(shard::shard& origin, std::uint32_t app, bool on,
             });
         });
     }
+}
+
+void pattern_ref(shard::shard& origin, std::uint32_t app, const std::string& pattern, int delta) {
+    if (cluster_of(origin) == nullptr) {
+        return;
+    }
+    origin.run_on(0, [&srv = origin.srv(), app, pattern, delta] {
+        shard::shard& home = srv.shard_at(0);
+        std::string key = channel_key(app, pattern);
+        int& refs = home.pattern_refs()[key];
+        const int before = refs;
+        refs += delta;
+        if (before == 0 && refs > 0) {
+            cluster_of(home)->pattern_added(app, pattern);
+        } else if (before > 0 && refs <= 0) {
+            home.pattern_refs().erase(key);
+            cluster_of(home)->pattern_removed(app, pattern);
+        }
+    });
+}
+
+void list_peers(shard::shard& origin, const std::string& key, std::function<void(std::string)> done) {
+    const std::uint32_t home_index = home_of(origin, key);
+    const std::uint32_t origin_index = origin.index();
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, key,
+                               done = std::move(done)]() mutable {
+        shard::shard& home = srv.shard_at(home_index);
+        auto reply = [&home, origin_index, done](std::string entries) {
+            home.run_on(origin_index, [done, entries = std::move(entries)]() mutable {
+                done(std::move(entries));
+            });
+        };
+        auto it = home.home_channels().find(key);
+        engine::cluster* cl = cluster_of(home);
+        if (it == home.home_channels().end() && cl != nullptr) {
+            // Not followed by this node: ask the cluster.
+            cl->fetch_entries(key, [reply](std::vector<std::string> entries) {
+                std::string out = "[";
+                for (std::size_t i = 0; i < entries.size(); ++i) {
+                    out += i == 0 ? "" : ",";
+                    out += entries[i];
+                }
+                reply(out + "]");
+            });
+            return;
+        }
+        std::string entries = "[";
+        if (it != home.home_channels().end()) {
+            bool first = true;
+            it->second.roster.for_each_entry({}, [&](std::string_view e) {
+                entries += first ? "" : ",";
+                entries += e;
+                first = false;
+            });
+        }
+        reply(entries + "]");
+    });
+}
+
+void kick(shard::shard& origin, std::uint32_t app, const std::string& peer_id,
+          std::function<void(std::int64_t)> done) {
+    std::string key = peer_key(app, peer_id);
+    const std::uint32_t home_index = home_of(origin, key);
+    const std::uint32_t origin_index = origin.index();
+    origin.run_on(home_index, [&srv = origin.srv(), home_index, origin_index, app, peer_id,
+                               done = std::move(done)]() mutable {
+        shard::shard& home = srv.shard_at(home_index);
+        const std::int64_t here = kick_here(home, app, peer_id);
+        engine::cluster* cl = cluster_of(home);
+        if (cl == nullptr) {
+            home.run_on(origin_index, [done = std::move(done), here] { done(here); });
+            return;
+        }
+        cl->kick(app, peer_id, [&home, origin_index, here, done = std::move(done)](std::int64_t remote) mutable {
+            home.run_on(origin_index, [done = std::move(done), total = here + remote] { done(total); });
+        });
+    });
+}
+
+// ---------------------------------------------------------------- cluster feed (shard 0)
+
+void remote_join(shard::shard& home, const std::string& key, const std::string& member,
+                 const identity_ptr& who, std::uint64_t order) {
+    auto it = home.home_channels().find(key);
+    if (it == home.home_channels().end()) {
+        return;  // not followed here
+    }
+    shard::home_channel& ch = it->second;
+    if (ch.loading) {
+        ch.buffered.push_back({true, member, who, order, who->peer_id});
+        return;
+    }
+    if (ch.roster.add(member, no_conn, who, order)) {
+        fan_out_presence(home, ch, key, home.encoder().presence_joined(channel_of_key(key), who->presence_entry));
+    }
+}
+
+void remote_leave(shard::shard& home, const std::string& key, const std::string& member,
+                  const std::string& peer_id) {
+    auto it = home.home_channels().find(key);
+    if (it == home.home_channels().end()) {
+        return;
+    }
+    shard::home_channel& ch = it->second;
+    if (ch.loading) {
+        ch.buffered.push_back({false, member, nullptr, 0, peer_id});
+        return;
+    }
+    auto removed = ch.roster.remove(member, peer_id);
+    if (removed.gone) {
+        fan_out_presence(home, ch, key, home.encoder().presence_left(channel_of_key(key), removed.gone->left_entry));
+    }
+}
+
+void finish_load(shard::shard& home, const std::string& key,
+                 const std::optional<std::vector<remote_member>>& loaded) {
+    auto it = home.home_channels().find(key);
+    if (it == home.home_channels().end()) {
+        return;
+    }
+    shard::home_channel& ch = it->second;
+    const std::string_view channel = channel_of_key(key);
+    static const std::vector<remote_member> none;
+    const std::vector<remote_member>& members = loaded ? *loaded : none;
+    // Remote members the cluster no longer has.
+    std::vector<std::pair<std::string, std::string>> stale;
+    ch.roster.for_each_member([&](std::string_view m, conn_id c, const identity_ptr& who, std::uint64_t) {
+        if (c != no_conn || !loaded) {
+            return;
+        }
+        bool listed = false;
+        for (const auto& r : members) {
+            if (r.member == m) {
+                listed = true;
+                break;
+            }
+        }
+        if (!listed) {
+            stale.emplace_back(std::string(m), who->peer_id);
+        }
+    });
+    for (const auto& [m, peer] : stale) {
+        auto removed = ch.roster.remove(m, peer);
+        if (removed.gone) {
+            fan_out_presence(home, ch, key, home.encoder().presence_left(channel, removed.gone->left_entry));
+        }
+    }
+    for (const auto& r : members) {
+        if (ch.roster.add(r.member, no_conn, r.who, r.order)) {
+            fan_out_presence(home, ch, key, home.encoder().presence_joined(channel, r.who->presence_entry));
+        }
+    }
+    // Events that arrived while loading: replaying them is idempotent (member keys are unique).
+    auto buffered = std::move(ch.buffered);
+    ch.buffered.clear();
+    ch.loading = false;
+    for (auto& e : buffered) {
+        if (e.join) {
+            remote_join(home, key, e.member, e.who, e.order);
+        } else {
+            remote_leave(home, key, e.member, e.peer);
+        }
+    }
+}
+
+void remote_message(shard::shard& home, std::shared_ptr<const shard::publish_msg> msg) {
+    deliver_everywhere(home, msg);
+}
+
+void remote_direct(shard::shard& home, std::uint32_t app, const std::string& peer_id,
+                   const net::frame_ptr& frame) {
+    auto it = home.home_peers().find(peer_key(app, peer_id));
+    if (it == home.home_peers().end()) {
+        return;
+    }
+    auto& srv = home.srv();
+    std::vector<std::vector<conn_id>> by_shard(home.count());
+    for (conn_id t : it->second) {
+        by_shard[shard_of(t)].push_back(t);
+    }
+    for (std::uint32_t s = 0; s < by_shard.size(); ++s) {
+        if (!by_shard[s].empty()) {
+            home.run_on(s, [&srv, s, frame, targets = std::move(by_shard[s])] {
+                srv.shard_at(s).deliver_direct(frame, targets);
+            });
+        }
+    }
+}
+
+void remote_kick(shard::shard& home, std::uint32_t app, const std::string& peer_id) {
+    kick_here(home, app, peer_id);
 }
 
 }  // namespace parley::hub

@@ -55,5 +55,11 @@ inline std::string channel_key(std::uint32_t app, std::string_view channel) {
     return k;
 }
 inline std::string_view channel_of_key(std::string_view key) { return key.substr(4); }
+inline std::uint32_t app_of_key(std::string_view key) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(key[0])) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(key[1])) << 8) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(key[2])) << 16) |
+           (static_cast<std::uint32_t>(static_cast<unsigned char>(key[3])) << 24);
+}
 
 }  // namespace parley::hub

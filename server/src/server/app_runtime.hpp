@@ -29,7 +29,7 @@ public:
             mine.period.store(period, std::memory_order_relaxed);
         }
         mine.count.store(mine.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        return messages_in(period);
+        return messages_in(period) + remote_messages(period);
     }
 
     // Messages counted in `period` over all shards.
@@ -43,21 +43,36 @@ public:
         return total;
     }
 
-    // Admission: adds one connection and returns the new count.
+    // Admission: adds one connection and returns the new cluster-wide count.
     std::int64_t add_connection(std::int64_t period) {
-        std::int64_t n = connections_.fetch_add(1, std::memory_order_relaxed) + 1;
+        std::int64_t n = connections_.fetch_add(1, std::memory_order_relaxed) + 1 + remote_connections();
         note_peak(n, period);
         return n;
     }
     void remove_connection() { connections_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
 
+    // Cluster mode: what the other nodes reported (refreshed every second by the engine).
+    void set_remote(std::int64_t connections, std::int64_t period, std::int64_t messages) {
+        remote_connections_.store(connections, std::memory_order_relaxed);
+        remote_period_.store(period, std::memory_order_relaxed);
+        remote_messages_.store(messages, std::memory_order_relaxed);
+    }
+    std::int64_t remote_connections() const { return remote_connections_.load(std::memory_order_relaxed); }
+    std::int64_t remote_messages(std::int64_t period) const {
+        return remote_period_.load(std::memory_order_relaxed) == period
+                   ? remote_messages_.load(std::memory_order_relaxed)
+                   : 0;
+    }
+    // Cluster-wide (best effort) connection count.
+    std::int64_t total_connections() const { return connections() + remote_connections(); }
+
     // Peak concurrent connections in `period`.
     std::int64_t peak(std::int64_t period) {
         if (peak_period_.load(std::memory_order_relaxed) != period) {
-            return connections();
+            return total_connections();
         }
-        return std::max(peak_.load(std::memory_order_relaxed), connections());
+        return std::max(peak_.load(std::memory_order_relaxed), total_connections());
     }
 
 private:
@@ -78,6 +93,9 @@ private:
     };
     std::array<slot, max_shards> messages_{};
     std::atomic<std::int64_t> connections_{0};
+    std::atomic<std::int64_t> remote_connections_{0};
+    std::atomic<std::int64_t> remote_period_{INT64_MIN};
+    std::atomic<std::int64_t> remote_messages_{0};
     std::atomic<std::int64_t> peak_{0};
     std::atomic<std::int64_t> peak_period_{INT64_MIN};
 };

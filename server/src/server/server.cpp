@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/redis/redis_cluster.hpp"
 #include "net/tls.hpp"
 #include "server/listener.hpp"
 #include "shard/connection.hpp"
@@ -28,10 +29,18 @@ server::server(std::shared_ptr<config::config> cfg) {
         shards_.push_back(std::make_unique<shard::shard>(*this, i, n));
     }
     drain_.resize(n);
+    if (cfg_->engine.type == config::engine_config::kind::redis) {
+        try {
+            cluster_ = std::make_unique<engine::redis_cluster>(*this, *shards_[0], cfg_->engine);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(std::string("engine.url: ") + e.what());
+        }
+    }
 }
 
 server::~server() {
     // Objects bound to a shard's loop go before the loops themselves.
+    cluster_.reset();
     listeners_.clear();
     signals_.reset();
     hup_.reset();
@@ -74,6 +83,9 @@ void server::install_signals() {
 }
 
 int server::run() {
+    if (cluster_) {
+        boost::asio::post(shards_[0]->io(), [this] { cluster_->start(); });
+    }
     for (std::uint32_t i = 0; i < shards_.size(); ++i) {
         boost::asio::post(shards_[i]->io(), [this, i] {
             shards_[i]->start();
@@ -152,6 +164,9 @@ void server::stop_all() {
                 signals_->cancel(ec);
                 hup_->cancel(ec);
             }
+            if (i == 0 && cluster_) {
+                cluster_->stop();
+            }
             shards_[i]->io().stop();
         });
     }
@@ -214,7 +229,19 @@ std::string server::render_metrics() const {
     for (const auto& s : shards_) {
         all.push_back(&s->stats());
     }
-    return metrics::render(all, global_, "");
+    std::string extra;
+    if (auto* rc = dynamic_cast<const engine::redis_cluster*>(cluster_.get())) {
+        extra = "# HELP parley_redis_up 1 while the cluster's Redis is reachable.\n# TYPE parley_redis_up gauge\n"
+                "parley_redis_up " + std::to_string(rc->up() ? 1 : 0) +
+                "\n# HELP parley_redis_errors_total Redis commands that failed or could not be sent.\n"
+                "# TYPE parley_redis_errors_total counter\nparley_redis_errors_total " + std::to_string(rc->errors()) +
+                "\n# HELP parley_redis_reconnects_total Times the connection to Redis was restored.\n"
+                "# TYPE parley_redis_reconnects_total counter\nparley_redis_reconnects_total " +
+                std::to_string(rc->reconnects()) +
+                "\n# HELP parley_cluster_nodes Nodes registered in the cluster (this one included).\n"
+                "# TYPE parley_cluster_nodes gauge\nparley_cluster_nodes " + std::to_string(rc->nodes_seen()) + "\n";
+    }
+    return metrics::render(all, global_, extra);
 }
 
 }  // namespace parley::server

@@ -26,6 +26,9 @@ class shard;
 namespace parley::net {
 class tls_context;
 }
+namespace parley::engine {
+class cluster;
+}
 
 namespace parley::server {
 
@@ -59,6 +62,9 @@ public:
     void begin_drain();
     // Prometheus text of all counters; safe from any thread.
     std::string render_metrics() const;
+
+    // The cluster engine (null for the memory engine: a single node).
+    engine::cluster* cluster() const { return cluster_.get(); }
 
     // The TLS context when tls_cert/tls_key are configured, else null.
     const net::tls_context* tls() const { return tls_.get(); }
@@ -107,6 +113,7 @@ private:
     std::vector<drain_state> drain_;
 
     std::unique_ptr<net::tls_context> tls_;
+    std::unique_ptr<engine::cluster> cluster_;
     std::function<std::shared_ptr<config::config>()> reloader_;
     util::rate_limiter connect_limiter_;
     util::rate_limiter rest_limiter_;

@@ -559,6 +559,7 @@ void connection::on_subscribe(const proto::client_frame& f) {
     shard_.stats().subscriptions.add();
     if (f.is_pattern) {
         const proto::pattern* p = subs_.back().pattern.get();
+        hub::pattern_ref(shard_, app, p->text(), +1);
         if (!shard_.local_pattern_add(app, this, p, ism)) {
             reply_ack(rid);
             return;
@@ -599,6 +600,7 @@ void connection::on_unsubscribe(const proto::client_frame& f) {
     const std::uint32_t app = who_->app;
     shard_.stats().subscriptions.sub();
     if (it->pattern) {
+        hub::pattern_ref(shard_, app, it->pattern->text(), -1);
         bool last = shard_.local_pattern_remove(app, this, it->pattern.get());
         subs_.erase(it);
         if (last) {
@@ -667,14 +669,18 @@ void connection::on_send(const proto::client_frame& f) {
     std::string rid(f.request_id_json);
     std::string to(f.to);
     begin_op();
-    hub::send(shard_, who_->app, to, std::move(frame), id_, [self = ref(this), rid, to](bool found) {
+    hub::send(shard_, who_->app, to, std::move(frame), id_, [self = ref(this), rid, to](hub::send_result r) {
         connection* c = self.c;
-        if (found) {
-            if (!rid.empty()) {
+        switch (r) {
+            case hub::send_result::delivered:
                 c->reply_ack(rid);
-            }
-        } else {
-            c->reply_error(error_code::peer_not_found, "peer not found: " + to, rid);
+                break;
+            case hub::send_result::peer_not_found:
+                c->reply_error(error_code::peer_not_found, "peer not found: " + to, rid);
+                break;
+            case hub::send_result::backend_error:
+                c->reply_error(error_code::backend_error, "the cluster is unreachable; retry later", rid);
+                break;
         }
         c->end_op();
     });
@@ -909,6 +915,7 @@ void connection::teardown() {
         const std::uint32_t app = who_->app;
         for (auto& s : subs_) {
             if (s.pattern) {
+                hub::pattern_ref(shard_, app, s.pattern->text(), -1);
                 if (shard_.local_pattern_remove(app, this, s.pattern.get())) {
                     hub::set_pattern_interest(shard_, app, false, {});
                 }

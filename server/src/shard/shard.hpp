@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -46,9 +47,22 @@ using publish_ptr = std::shared_ptr<const publish_msg>;
 
 // Membership state of a channel on its home shard.
 struct home_channel {
-    presence::roster roster;
-    std::vector<std::uint32_t> members_per_shard;  // exact subscribers on each shard
-    std::uint32_t members = 0;
+    presence::roster roster;                       // local and (cluster) remote members
+    std::vector<std::uint32_t> members_per_shard;  // local exact subscribers on each shard
+    std::uint32_t members = 0;                     // local exact subscribers
+    // Cluster mode: the roster follows the cluster once `tracked`; while `loading` (first local
+    // member, or after Redis came back) remote events wait in `buffered` and joins in `waiting`.
+    bool tracked = false;
+    bool loading = false;
+    std::vector<std::function<void()>> waiting;
+    struct event {
+        bool join;
+        std::string member;
+        hub::identity_ptr who;
+        std::uint64_t order;
+        std::string peer;
+    };
+    std::vector<event> buffered;
 };
 
 class shard {
@@ -65,6 +79,7 @@ public:
     std::uint32_t index() const { return index_; }
     std::uint32_t count() const { return count_; }
     server::server& srv() { return srv_; }
+    const server::server& srv_const() const { return srv_; }
     // This thread's view of the configuration.
     const config::config& cfg() const { return *cfg_; }
     const config::config_ptr& cfg_ptr() const { return cfg_; }
@@ -126,6 +141,11 @@ public:
     // ---- home state (this shard as home of channels and peers)
     std::unordered_map<std::string, home_channel>& home_channels() { return home_channels_; }
     std::unordered_map<std::string, std::vector<hub::conn_id>>& home_peers() { return home_peers_; }
+    // Roster order keys and join counters handed out by this shard as a home.
+    std::uint64_t& last_order() { return last_order_; }
+    std::uint64_t& join_counter() { return join_counter_; }
+    // Cluster mode (shard 0): how many local pattern subscriptions hold each (app, pattern).
+    std::unordered_map<std::string, int>& pattern_refs() { return pattern_refs_; }
     // Replicated on every shard: for each app, the shards holding pattern subscriptions.
     std::uint64_t pattern_shards(std::uint32_t app) const;
     void set_pattern_shard(std::uint32_t app, std::uint32_t shard, bool on);
@@ -177,6 +197,9 @@ private:
 
     std::unordered_map<std::string, home_channel> home_channels_;
     std::unordered_map<std::string, std::vector<hub::conn_id>> home_peers_;
+    std::uint64_t last_order_ = 0;
+    std::uint64_t join_counter_ = 0;
+    std::unordered_map<std::string, int> pattern_refs_;
 };
 
 }  // namespace parley::shard
