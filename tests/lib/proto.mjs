@@ -141,6 +141,17 @@ export async function subscribe(c, channel, extra = {}) {
   return snap;
 }
 
+// Polls `fn` (which may be async) until it returns true or `timeoutMs` passes; returns the last
+// result. For waiting on a state that frames in flight will reach, never as a speed assertion.
+export async function eventually(fn, timeoutMs = 5000, stepMs = 25) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fn();
+    if (ok || Date.now() >= deadline) return ok;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
 // Discards every queued (not yet taken) frame of `c`.
 export function drain(c) {
   return c.frames.splice(0);
