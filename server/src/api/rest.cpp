@@ -38,34 +38,6 @@ std::int64_t unix_now() {
         .count();
 }
 
-// Percent-decodes one path segment (once). nullopt on bad escapes.
-std::optional<std::string> decode_segment(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out.push_back(s[i]);
-            continue;
-        }
-        if (i + 2 >= s.size()) {
-            return std::nullopt;
-        }
-        auto hex = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-            return -1;
-        };
-        int hi = hex(s[i + 1]);
-        int lo = hex(s[i + 2]);
-        if (hi < 0 || lo < 0) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
-}
-
 std::string sha256(std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -101,38 +73,10 @@ const config::key_config* authenticate(const config::config& cfg, std::string_vi
 enum class route { tokens, channel_peers, channel_publish, peer_delete, usage, unknown };
 constexpr const char* route_names[] = {"tokens", "channel_peers", "channel_publish", "peer_delete", "usage", "unknown"};
 
-// A JSON object body: members by decoded name (duplicates: the last wins, as in JSON.parse).
-struct body_object {
-    std::vector<json::member> members;
-    std::vector<std::string> names;
-    const json::member* get(std::string_view name) const {
-        const json::member* found = nullptr;
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            if (names[i] == name) {
-                found = &members[i];
-            }
-        }
-        return found;
-    }
-};
-
-bool parse_body(std::string_view text, body_object& out) {
-    if (!simdjson::validate_utf8(text.data(), text.size()) ||
-        json::scan_object(text, out.members) != json::scan_result::ok) {
-        return false;
-    }
-    for (const auto& m : out.members) {
-        std::string n;
-        json::unescape(m.raw_key, n);
-        out.names.push_back(std::move(n));
-    }
-    return true;
-}
-
-std::string decode_string(const json::member& m, bool& lone) {
-    std::string s;
-    lone = json::unescape(json::string_body(m.value), s) == json::unescape_result::lone_surrogate;
-    return s;
+// A request body: a JSON object whatever the Content-Type (section 17.1); a repeated member
+// name takes its last value, as JSON.parse does.
+bool parse_body(std::string_view text, json::object& out) {
+    return simdjson::validate_utf8(text.data(), text.size()) && json::parse_object(text, out);
 }
 
 class request_context {
@@ -172,7 +116,7 @@ std::int64_t period_of(const config::app_config& app, std::int64_t now) {
 void mint_token(const ctx_ptr& ctx, const config::key_config& key, const std::string& body_text) {
     const config::config& cfg = ctx->shard().cfg();
     const config::app_config& app = cfg.apps[key.app_index];
-    body_object body;
+    json::object body;
     if (!parse_body(body_text, body)) {
         ctx->error(400, "invalid_request", "the body must be a JSON object");
         return;
@@ -183,53 +127,31 @@ void mint_token(const ctx_ptr& ctx, const config::key_config& key, const std::st
         ctx->error(400, "invalid_request", "peerId is required (a string)");
         return;
     }
-    std::string peer_id = decode_string(*peer, lone);
+    std::string peer_id = json::decode_string(*peer, &lone);
     if (lone || !proto::valid_peer_id(peer_id)) {
         ctx->error(400, "invalid_request", "peerId must be 1-128 printable ASCII characters");
         return;
     }
     std::vector<proto::pattern> channels;
-    std::vector<json::member> items;
     const json::member* ch = body.get("channels");
     if (ch != nullptr) {
-        if (ch->kind != json::value_kind::array || json::scan_array(ch->value, items) != json::scan_result::ok ||
-            items.size() > auth::max_token_channels) {
+        auto list = auth::parse_channel_list(*ch);
+        if (!list) {
             ctx->error(400, "invalid_request", "channels must be an array of at most 100 patterns");
             return;
         }
-        for (const auto& item : items) {
-            std::optional<proto::pattern> p;
-            if (item.kind == json::value_kind::string) {
-                p = proto::pattern::compile(decode_string(item, lone));
-            }
-            if (!p || lone) {
-                ctx->error(400, "invalid_request", "channels contains an invalid pattern");
-                return;
-            }
-            channels.push_back(std::move(*p));
-        }
+        channels = std::move(*list);
     }
     std::uint8_t actions = 0;
     const json::member* perms = body.get("permissions");
     if (perms != nullptr) {
-        if (perms->kind != json::value_kind::array || json::scan_array(perms->value, items) != json::scan_result::ok ||
-            items.size() > auth::max_token_permissions) {
-            ctx->error(400, "invalid_request", "permissions must be an array of at most 16 actions");
+        auto bits = auth::parse_action_list(*perms);
+        if (!bits) {
+            ctx->error(400, "invalid_request",
+                       "permissions must be an array of at most 16 of subscribe, publish, presence, send");
             return;
         }
-        for (const auto& item : items) {
-            std::string a = item.kind == json::value_kind::string ? decode_string(item, lone) : "";
-            std::uint8_t bit = a == "subscribe" ? config::action_subscribe
-                             : a == "publish"   ? config::action_publish
-                             : a == "presence"  ? config::action_presence
-                             : a == "send"      ? config::action_send
-                                                : 0;
-            if (bit == 0) {
-                ctx->error(400, "invalid_request", "permissions may contain subscribe, publish, presence and send");
-                return;
-            }
-            actions |= bit;
-        }
+        actions = *bits;
     }
     std::int64_t lifetime = std::min<std::int64_t>(3600, app.max_token_lifetime);
     if (const json::member* e = body.get("expiresInSec")) {
@@ -322,7 +244,7 @@ void rest_publish(const ctx_ptr& ctx, const config::key_config& key, const std::
     shard::shard& s = ctx->shard();
     const config::config& cfg = s.cfg();
     const config::app_config& app = cfg.apps[key.app_index];
-    body_object body;
+    json::object body;
     if (!proto::valid_channel_name(channel)) {
         ctx->error(400, "invalid_request", "invalid channel name in the path");
         return;
@@ -343,7 +265,7 @@ void rest_publish(const ctx_ptr& ctx, const config::key_config& key, const std::
     std::string from = "system";
     bool lone = false;
     if (const json::member* f = body.get("from")) {
-        from = f->kind == json::value_kind::string ? decode_string(*f, lone) : "";
+        from = f->kind == json::value_kind::string ? json::decode_string(*f, &lone) : "";
         if (lone || !proto::valid_peer_id(from)) {
             ctx->error(400, "invalid_request", "from must be 1-128 printable ASCII characters");
             return;
@@ -551,7 +473,7 @@ void handle(std::shared_ptr<http::http_session> session, http::request_t& req, s
     }
     std::optional<std::string> decoded;
     if (!param.empty()) {
-        decoded = decode_segment(param);
+        decoded = auth::percent_decode(param);  // one path segment, decoded once
         if (!decoded) {
             ctx->error(400, "invalid_request", "malformed percent-encoding in the path");
             return;

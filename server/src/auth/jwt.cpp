@@ -41,42 +41,9 @@ namespace {
 
 failure bad(std::string_view why) { return failure{4001, "invalid_token: " + std::string(why)}; }
 
-// A parsed JSON object: members by decoded name. Duplicate names make the object invalid.
-struct object_view {
-    std::vector<json::member> members;
-    std::vector<std::string> names;
-
-    const json::member* get(std::string_view name) const {
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            if (names[i] == name) {
-                return &members[i];
-            }
-        }
-        return nullptr;
-    }
-};
-
-bool parse_object(std::string_view text, object_view& out) {
-    if (json::scan_object(text, out.members) != json::scan_result::ok) {
-        return false;
-    }
-    for (const auto& m : out.members) {
-        std::string name;
-        json::unescape(m.raw_key, name);
-        for (const auto& n : out.names) {
-            if (n == name) {
-                return false;
-            }
-        }
-        out.names.push_back(std::move(name));
-    }
-    return true;
-}
-
-std::string decode_string(const json::member& m, bool& lone) {
-    std::string s;
-    lone = json::unescape(json::string_body(m.value), s) == json::unescape_result::lone_surrogate;
-    return s;
+// A JWT segment's JSON object; repeated member names make it invalid (no guessing which wins).
+bool parse_segment(std::string_view text, json::object& out) {
+    return json::parse_object(text, out) && !out.has_duplicate_names();
 }
 
 // Integer part of a JSON number (fractional part discarded), saturated to +-2^62.
@@ -98,6 +65,51 @@ std::int64_t number_seconds(std::string_view text) {
 
 }  // namespace
 
+std::optional<std::vector<proto::pattern>> parse_channel_list(const json::member& m) {
+    std::vector<json::member> items;
+    if (m.kind != json::value_kind::array || json::scan_array(m.value, items) != json::scan_result::ok ||
+        items.size() > max_token_channels) {
+        return std::nullopt;
+    }
+    std::vector<proto::pattern> patterns;
+    for (const auto& item : items) {
+        bool lone = false;
+        std::optional<proto::pattern> p;
+        if (item.kind == json::value_kind::string) {
+            p = proto::pattern::compile(json::decode_string(item, &lone));
+        }
+        if (!p || lone) {
+            return std::nullopt;
+        }
+        patterns.push_back(std::move(*p));
+    }
+    return patterns;
+}
+
+std::optional<std::uint8_t> parse_action_list(const json::member& m) {
+    std::vector<json::member> items;
+    if (m.kind != json::value_kind::array || json::scan_array(m.value, items) != json::scan_result::ok ||
+        items.size() > max_token_permissions) {
+        return std::nullopt;
+    }
+    std::uint8_t bits = 0;
+    for (const auto& item : items) {
+        const std::string a = item.kind == json::value_kind::string ? json::decode_string(item) : "";
+        if (a == "subscribe") {
+            bits |= config::action_subscribe;
+        } else if (a == "publish") {
+            bits |= config::action_publish;
+        } else if (a == "presence") {
+            bits |= config::action_presence;
+        } else if (a == "send") {
+            bits |= config::action_send;
+        } else {
+            return std::nullopt;
+        }
+    }
+    return bits;
+}
+
 result verify_connection_token(const config::config& cfg, std::string_view token, std::int64_t now) {
     return verify_connection_token_ms(cfg, token, now * 1000);
 }
@@ -118,16 +130,16 @@ result verify_connection_token_ms(const config::config& cfg, std::string_view to
     if (!header || !payload || !signature) {
         return bad("malformed");
     }
-    object_view h;
-    object_view p;
+    json::object h;
+    json::object p;
     if (!simdjson::validate_utf8(*header) || !simdjson::validate_utf8(*payload) ||
-        !parse_object(*header, h) || !parse_object(*payload, p)) {
+        !parse_segment(*header, h) || !parse_segment(*payload, p)) {
         return bad("malformed");
     }
     bool lone = false;
     // 2. alg.
     const json::member* alg = h.get("alg");
-    if (alg == nullptr || alg->kind != json::value_kind::string || decode_string(*alg, lone) != "HS256") {
+    if (alg == nullptr || alg->kind != json::value_kind::string || json::decode_string(*alg) != "HS256") {
         return bad("unsupported alg");
     }
     // 3-4. kid.
@@ -135,7 +147,7 @@ result verify_connection_token_ms(const config::config& cfg, std::string_view to
     if (kid_m == nullptr || kid_m->kind != json::value_kind::string) {
         return bad("missing kid");
     }
-    const config::key_config* key = cfg.find_key(decode_string(*kid_m, lone));
+    const config::key_config* key = cfg.find_key(json::decode_string(*kid_m));
     if (key == nullptr || key->type != config::key_type::secret) {
         return bad("unknown kid");
     }
@@ -174,7 +186,7 @@ result verify_connection_token_ms(const config::config& cfg, std::string_view to
     if (sub_m == nullptr || sub_m->kind != json::value_kind::string) {
         return bad("bad sub");
     }
-    std::string sub = decode_string(*sub_m, lone);
+    std::string sub = json::decode_string(*sub_m, &lone);
     if (lone || !proto::valid_peer_id(sub)) {
         return bad("bad sub");
     }
@@ -183,53 +195,24 @@ result verify_connection_token_ms(const config::config& cfg, std::string_view to
     out.peer_id = std::move(sub);
     out.expires_at = exp;
     // 11. channels.
-    std::vector<json::member> items;
     if (const json::member* ch = p.get("channels")) {
-        if (ch->kind != json::value_kind::array ||
-            json::scan_array(ch->value, items) != json::scan_result::ok ||
-            items.size() > max_token_channels) {
+        auto patterns = parse_channel_list(*ch);
+        if (!patterns) {
             return bad("bad channels");
         }
-        std::vector<proto::pattern> patterns;
-        for (const auto& item : items) {
-            if (item.kind != json::value_kind::string) {
-                return bad("bad channels");
-            }
-            auto pat = proto::pattern::compile(decode_string(item, lone));
-            if (lone || !pat) {
-                return bad("bad channels");
-            }
-            patterns.push_back(std::move(*pat));
-        }
         out.scope = std::make_unique<token_scope>();
-        out.scope->channels = std::move(patterns);
+        out.scope->channels = std::move(*patterns);
     }
     // 12. permissions.
     if (const json::member* perms = p.get("permissions")) {
-        if (perms->kind != json::value_kind::array ||
-            json::scan_array(perms->value, items) != json::scan_result::ok ||
-            items.size() > max_token_permissions) {
+        auto bits = parse_action_list(*perms);
+        if (!bits) {
             return bad("bad permissions");
-        }
-        std::uint8_t bits = 0;
-        for (const auto& item : items) {
-            std::string a = item.kind == json::value_kind::string ? decode_string(item, lone) : "";
-            if (a == "subscribe") {
-                bits |= config::action_subscribe;
-            } else if (a == "publish") {
-                bits |= config::action_publish;
-            } else if (a == "presence") {
-                bits |= config::action_presence;
-            } else if (a == "send") {
-                bits |= config::action_send;
-            } else {
-                return bad("bad permissions");
-            }
         }
         if (!out.scope) {
             out.scope = std::make_unique<token_scope>();
         }
-        out.scope->actions = bits;
+        out.scope->actions = *bits;
     }
     // 13. peerMetadata.
     if (const json::member* pm = p.get("peerMetadata"); pm != nullptr && pm->kind != json::value_kind::null) {
@@ -250,8 +233,8 @@ result verify_connection_token_ms(const config::config& cfg, std::string_view to
             return bad("metadata too large");
         }
         out.metadata = std::string(md->value);
-        object_view mv;
-        if (parse_object(out.metadata, mv)) {
+        json::object mv;
+        if (parse_segment(out.metadata, mv)) {
             out.metadata_has_ice_servers = mv.get("iceServers") != nullptr;
         }
     }

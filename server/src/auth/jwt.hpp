@@ -6,8 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include <optional>
+#include <vector>
+
 #include "auth/auth.hpp"
 #include "config/config.hpp"
+#include "proto/channel.hpp"
+#include "proto/json_scan.hpp"
 
 namespace parley::auth {
 
@@ -19,6 +24,12 @@ inline constexpr std::size_t max_metadata_bytes = 8192;
 // Entry caps of the channels and permissions claims.
 inline constexpr std::size_t max_token_channels = 100;
 inline constexpr std::size_t max_token_permissions = 16;
+
+// A JSON array of at most max_token_channels channel patterns (the `channels` claim, and the
+// same member of POST /v1/tokens). nullopt when it is anything else.
+std::optional<std::vector<proto::pattern>> parse_channel_list(const json::member& m);
+// A JSON array of at most max_token_permissions action names, as bits. nullopt otherwise.
+std::optional<std::uint8_t> parse_action_list(const json::member& m);
 
 // Verifies `token` at unix time `now`: 4001 with the spec's reason for a bad token, 4002
 // token_expired when its expiry deadline (exp x 1000 - 250 ms) has passed.

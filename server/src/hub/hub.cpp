@@ -135,14 +135,16 @@ std::int64_t kick_here(shard::shard& home, std::uint32_t app, const std::string&
         return 0;
     }
     auto& srv = home.srv();
-    for (conn_id c : it->second) {
+    // A copy: closing a connection of this shard inline unregisters it from the list.
+    const std::vector<conn_id> targets = it->second;
+    for (conn_id c : targets) {
         home.run_on(shard_of(c), [&srv, c] {
             if (auto* conn = srv.shard_at(shard_of(c)).find(c)) {
                 conn->close(4020, "admin_disconnect");
             }
         });
     }
-    return static_cast<std::int64_t>(it->second.size());
+    return static_cast<std::int64_t>(targets.size());
 }
 
 }  // namespace

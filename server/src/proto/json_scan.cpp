@@ -390,6 +390,49 @@ bool validate(std::string_view text, int max_depth) {
     return s.at_end();
 }
 
+const member* object::get(std::string_view name) const {
+    const member* found = nullptr;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == name) {
+            found = &members[i];
+        }
+    }
+    return found;
+}
+
+bool object::has_duplicate_names() const {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        for (std::size_t j = i + 1; j < names.size(); ++j) {
+            if (names[i] == names[j]) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool parse_object(std::string_view text, object& out, int max_depth) {
+    out.names.clear();
+    if (scan_object(text, out.members, max_depth) != scan_result::ok) {
+        return false;
+    }
+    for (const auto& m : out.members) {
+        std::string name;
+        unescape(m.raw_key, name);
+        out.names.push_back(std::move(name));
+    }
+    return true;
+}
+
+std::string decode_string(const member& m, bool* lone_surrogate) {
+    std::string s;
+    bool lone = unescape(string_body(m.value), s) == unescape_result::lone_surrogate;
+    if (lone_surrogate != nullptr) {
+        *lone_surrogate = lone;
+    }
+    return s;
+}
+
 namespace {
 
 void append_utf8(std::string& out, std::uint32_t cp) {

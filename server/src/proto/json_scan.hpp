@@ -49,6 +49,21 @@ enum class unescape_result : std::uint8_t { ok, lone_surrogate };
 // reported as `lone_surrogate`, so callers that must reject such names can.
 unescape_result unescape(std::string_view raw, std::string& out);
 
+// A parsed JSON object: its top-level members and their decoded names.
+struct object {
+    std::vector<member> members;
+    std::vector<std::string> names;
+    // The member named `name` — the last one when a name repeats, as JSON.parse does — or null.
+    const member* get(std::string_view name) const;
+    bool has_duplicate_names() const;
+};
+
+// Scans `text` (valid UTF-8) as a JSON object into `out`. False when it is not one.
+bool parse_object(std::string_view text, object& out, int max_depth = max_frame_depth);
+
+// The decoded value of a string member; sets *lone_surrogate when it held an unpaired one.
+std::string decode_string(const member& m, bool* lone_surrogate = nullptr);
+
 // Returns the body of a string value's JSON text (strips the quotes).
 inline std::string_view string_body(std::string_view value) {
     return value.substr(1, value.size() - 2);
