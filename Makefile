@@ -1,8 +1,9 @@
 # Parley: thin wrapper over scripts/bootstrap, CMake presets and ctest.
-#   make run    install what is missing, build (release), start parleyd with the embedded default
+#   make run    install what is missing, build (release) and the SDK's browser bundle, start parleyd
+#               with the embedded default (it serves the demo pages of web/ and prints their URLs)
 #   make test   install what is missing, build (dev: ASan+UBSan), run every test
 #   make build  build the dev preset only
-.PHONY: run test build release bootstrap unit integration clean fmt lint
+.PHONY: run test build release sdk bootstrap unit integration clean fmt lint
 
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
@@ -14,9 +15,13 @@ build: bootstrap
 	@cmake --preset dev >/dev/null
 	@cmake --build build/dev -j $(JOBS)
 
-release: bootstrap
+release: bootstrap sdk
 	@cmake --preset release >/dev/null
 	@cmake --build build/release -j $(JOBS) --target parleyd
+
+# The JavaScript SDK: dist/ and the browser bundle the demo pages load (web/sdk/parley.js).
+sdk: bootstrap
+	@cd sdk/js && npm run --silent build
 
 run: release
 	@build/release/server/parleyd $(ARGS)

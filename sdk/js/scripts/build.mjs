@@ -1,8 +1,10 @@
 // Builds dist/: for each entry (index = everything, signalling = pub/sub only) an ESM (.mjs) and a
 // CJS (.cjs) file with source maps, a UMD file (.umd.js, global `MeteredPeer` like the official
 // bundle), all minified by esbuild, and one bundled declaration file (.d.ts) made from tsc's
-// per-module declarations.
+// per-module declarations. Also writes the browser bundle parleyd's demo pages load
+// (web/sdk/parley.js, see browser-bundle.mjs).
 import { build } from 'esbuild';
+import { buildBrowserBundle, common } from './browser-bundle.mjs';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -14,21 +16,12 @@ const typesDir = join(root, '.types');
 const entries = ['index', 'signalling'];
 const DECL = /^(?:export )?(?:declare )?(?:abstract )?(?:class|interface|type|const|let|function|enum|namespace) ([A-Za-z_$][\w$]*)/;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const banner = `/* ${pkg.name} ${pkg.version} | MIT */`;
+const banner = common.banner.js;
+const webBundle = resolve(root, '../../web/sdk/parley.js');
 
 rmSync(dist, { recursive: true, force: true });
 rmSync(typesDir, { recursive: true, force: true });
 mkdirSync(dist);
-
-const common = {
-  bundle: true,
-  platform: 'neutral',
-  target: 'es2022',
-  legalComments: 'none',
-  minify: true,
-  banner: { js: banner },
-  logLevel: 'warning',
-};
 
 for (const e of entries) {
   const entryPoints = [join(root, 'src', `${e}.ts`)];
@@ -51,9 +44,10 @@ for (const e of entries) {
 
 // Declarations: tsc writes one .d.ts per module into .types/, then they are joined per entry.
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-for (const e of entries) writeFileSync(join(dist, `${e}.d.ts`), bundleDeclarations(join(typesDir, `${e}.d.ts`)));
+for (const e of entries) writeFileSync(join(dist, `${e}.d.ts`), bundleDeclarations(join(typesDir, `${e}.d.ts`), e === 'index'));
 rmSync(typesDir, { recursive: true, force: true });
-console.log(`built ${entries.map((e) => `dist/${e}.{mjs,cjs,umd.js,d.ts}`).join(', ')}`);
+await buildBrowserBundle(webBundle);
+console.log(`built ${entries.map((e) => `dist/${e}.{mjs,cjs,umd.js,d.ts}`).join(', ')} and ${relative(root, webBundle)}`);
 
 // ---- declaration bundling ----
 // Works on tsc's own output, which puts every top-level statement at column 0. Rules kept simple on
@@ -107,7 +101,9 @@ function exportsOf(file, cache = new Map()) {
   return out;
 }
 
-function bundleDeclarations(entry) {
+// `dom`: the entry's types use the DOM's WebRTC types (MediaStream, RTCPeerConnection…), so the file
+// references the DOM lib itself.
+function bundleDeclarations(entry, dom) {
   const names = new Map();
   const parts = [];
   for (const file of modulesOf(entry)) {
@@ -132,6 +128,7 @@ function bundleDeclarations(entry) {
     (typeOnly ? types : values).push(local === name ? name : `${local} as ${name}`);
   }
   return [
+    ...(dom ? ['/// <reference lib="dom" />'] : []),
     `// Type definitions for ${pkg.name} ${pkg.version}`,
     ...parts,
     `export { ${values.join(', ')} };`,

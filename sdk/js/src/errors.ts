@@ -40,3 +40,15 @@ export function scrubError(err: unknown): Error {
   if (typeof err.stack === "string") out.stack = scrub(err.stack);
   return out;
 }
+
+/**
+ * @internal scrubError plus SDP and TURN secrets: the values of `ice-pwd:`, `ice-ufrag:` and
+ * `credential:` become `:***`. For errors of the WebRTC layer, which may quote SDP.
+ */
+export function scrubRtcError(err: unknown): Error {
+  const out = scrubError(err);
+  const scrub = (s: string): string => s.replace(/(ice-pwd|ice-ufrag|credential)("?\s*:\s*"?)[^\s"',}]+/g, "$1$2***");
+  out.message = scrub(out.message);
+  if (typeof out.stack === "string") out.stack = scrub(out.stack);
+  return out;
+}

@@ -115,11 +115,40 @@ describe("Emitter", () => {
   });
 });
 
+describe("Emitter as the base of MeteredPeer, RemotePeer and DataChannel", () => {
+  it("chains, counts, clears, and warns once when an event reaches 100 listeners", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const e = new Emitter<{ x: number; y: string }>();
+    const h = () => {};
+    expect(e.on("x", h).once("x", h).on("y", () => {})).toBe(e);
+    expect(e.listenerCount("x")).toBe(2);
+    expect(e.off("x", h).listenerCount("x")).toBe(1);
+    for (let i = 0; i < 120; i++) e.on("x", () => {});
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(e.removeAllListeners().listenerCount("x")).toBe(0);
+    expect(e.emit("y", "z")).toBe(false);
+  });
+
+  it("reports a throwing listener on console.error by default and goes on", () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const e = new Emitter<{ x: number }>();
+    const seen: number[] = [];
+    e.on("x", () => {
+      throw new Error("boom");
+    });
+    e.on("x", (v) => seen.push(v));
+    e.emit("x", 1);
+    expect(seen).toEqual([1]);
+    expect(error).toHaveBeenCalledWith('[@parley/realtime] listener for "x" threw', expect.any(Error));
+  });
+});
+
 describe("exports", () => {
-  it("are the same runtime values from both entries", () => {
+  it("are the same runtime values from both entries; the full entry adds the WebRTC layer", () => {
     const names = ["ConsoleLogger", "NoopLogger", "OversizedPayloadError", "SignallingClient", "SignallingConnectError", "WsCloseCode", "WsCloseCodeValue"];
+    const webrtc = ["DataChannel", "DataChannelOverflowError", "MeteredPeer", "MeteredPeerOversizedError", "MeteredPeerReplaceTrackError", "MeteredPeerSendError", "MeteredPeerStateError", "RemotePeer"];
     expect(Object.keys(signalling).sort()).toEqual(names);
-    expect(Object.keys(index).sort()).toEqual(names);
+    expect(Object.keys(index).sort()).toEqual([...names, ...webrtc].sort());
     for (const n of names) expect(index[n as keyof typeof index]).toBe(signalling[n as keyof typeof signalling]);
   });
 
