@@ -3,7 +3,12 @@
 #               with the embedded default (it serves the demo pages of web/ and prints their URLs)
 #   make test   install what is missing, build (dev: ASan+UBSan), run every test
 #   make build  build the dev preset only
-.PHONY: run test build release sdk bootstrap unit integration clean fmt lint
+#   make bench  release build of parleyd and bench/'s tools, then the standard benchmark set
+#               (bench/README.md; about 8 minutes, results in bench/results/<date>/)
+#   make asan   the dev build (ASan+UBSan) and its C++ and protocol tests (no fuzz, TSan or browsers)
+#   make tsan   parleyd built with ThreadSanitizer, then the threaded protocol tests against it
+#   make fuzz   every libFuzzer target of fuzz/ for FUZZ_SECONDS each (default 300)
+.PHONY: run test build release sdk bootstrap unit integration clean fmt lint bench asan tsan fuzz
 
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
@@ -22,6 +27,23 @@ release: bootstrap sdk
 # The JavaScript SDK: dist/ and the browser bundle the demo pages load (web/sdk/parley.js).
 sdk: bootstrap
 	@cd sdk/js && npm run --silent build
+
+# Benchmarks report figures and never fail on speed; RUNS=, IDLE_N=, ... are passed through to
+# bench/scripts/run.sh, BENCH_ARGS selects scenarios (e.g. BENCH_ARGS="fanout direct").
+bench: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j $(JOBS) --target parleyd parley-load parley-limit parley-micro
+	@bench/scripts/run.sh $(BENCH_ARGS)
+
+asan: build
+	@cd build/dev && ctest -j $(JOBS) --output-on-failure -L 'unit|integration|interop|hostile|cluster'
+
+tsan: bootstrap
+	@scripts/tsan-tests
+
+FUZZ_SECONDS ?= 300
+fuzz: bootstrap
+	@fuzz/run.sh all $(FUZZ_SECONDS)
 
 run: release
 	@build/release/server/parleyd $(ARGS)

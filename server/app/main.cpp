@@ -31,6 +31,10 @@ void print_embedded_banner(const parley::config::config& cfg, const std::string&
         PARLEY_VERSION, key.c_str(), shown.c_str(), port, key.c_str());
     if (!cfg.server.web_root.empty()) {
         std::printf("  demo:      http://%s:%u/\n", shown.c_str(), port);
+        std::printf("  call:      http://%s:%u/call.html  (video call: open it in several tabs)\n",
+                    shown.c_str(), port);
+        std::printf("  chat:      http://%s:%u/chat.html  (chat with a live presence list)\n",
+                    shown.c_str(), port);
     }
     std::printf(
         "  SDK:       new SignallingClient({ url: \"ws://%s:%u\", apiKey: \"%s\" })\n",
@@ -146,6 +150,9 @@ int main(int argc, char** argv) {
         spdlog::info("parleyd {} listening on {}:{} with {} thread(s), {} app(s)", PARLEY_VERSION,
                      cfg->server.listen_host, port, srv.shard_count(), cfg->apps.size());
         return srv.run();
+    } catch (const parley::config::config_error& e) {
+        std::cerr << "parleyd: configuration error: " << e.what() << "\n";
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "parleyd: " << e.what() << "\n";
         return 1;

@@ -410,6 +410,15 @@ TEST_F(jwt, exp_has_no_leeway) {
     rejected(token(payload("", -5)), "token_expired", 4002);
 }
 
+TEST_F(jwt, hugely_negative_exp_is_expired_not_an_overflow) {
+    // Found by fuzz/jwt: exp = -1e300 saturated to -2^62 and exp x 1000 overflowed (UBSan).
+    rejected(token(R"({"sub":"alice","exp":-1e300})"), "token_expired", 4002);
+    rejected(token(R"({"sub":"alice","exp":-99999999999999999999999})"), "token_expired", 4002);
+    rejected(token(R"({"sub":"alice","exp":-9223372036854775808})"), "token_expired", 4002);
+    rejected(token(R"({"sub":"alice","exp":-9.3e15,"nbf":-1e300,"iat":-1e300})"), "token_expired",
+             4002);
+}
+
 TEST_F(jwt, rules_6_to_9_order) {
     rejected(token(R"({"sub":"","nbf":9999999999,"iat":9999999999})"), "invalid_token: missing exp");
     rejected(token(payload("\"nbf\":9999999999", NOW + 999999)), "invalid_token: lifetime too long");

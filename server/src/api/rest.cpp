@@ -11,9 +11,9 @@
 
 #include <chrono>
 
-#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include "api/rest_body.hpp"
 #include "auth/jwt.hpp"
 #include "hub/hub.hpp"
 #include "proto/channel.hpp"
@@ -73,12 +73,6 @@ const config::key_config* authenticate(const config::config& cfg, std::string_vi
 enum class route { tokens, channel_peers, channel_publish, peer_delete, usage, unknown };
 constexpr const char* route_names[] = {"tokens", "channel_peers", "channel_publish", "peer_delete", "usage", "unknown"};
 
-// A request body: a JSON object whatever the Content-Type (section 17.1); a repeated member
-// name takes its last value, as JSON.parse does.
-bool parse_body(std::string_view text, json::object& out) {
-    return simdjson::validate_utf8(text.data(), text.size()) && json::parse_object(text, out);
-}
-
 class request_context {
 public:
     request_context(session_ptr session, const http::request_t& req, route r)
@@ -114,102 +108,17 @@ std::int64_t period_of(const config::app_config& app, std::int64_t now) {
 
 // ---- POST /v1/tokens (section 17.2)
 void mint_token(const ctx_ptr& ctx, const config::key_config& key, const std::string& body_text) {
-    const config::config& cfg = ctx->shard().cfg();
-    const config::app_config& app = cfg.apps[key.app_index];
-    json::object body;
-    if (!parse_body(body_text, body)) {
-        ctx->error(400, "invalid_request", "the body must be a JSON object");
+    const config::app_config& app = ctx->shard().cfg().apps[key.app_index];
+    auto parsed = parse_token_request(body_text, app, key);
+    if (auto* e = std::get_if<rest_error>(&parsed)) {
+        ctx->error(e->status, e->code, e->message);
         return;
     }
-    bool lone = false;
-    const json::member* peer = body.get("peerId");
-    if (peer == nullptr || peer->kind != json::value_kind::string) {
-        ctx->error(400, "invalid_request", "peerId is required (a string)");
-        return;
-    }
-    std::string peer_id = json::decode_string(*peer, &lone);
-    if (lone || !proto::valid_peer_id(peer_id)) {
-        ctx->error(400, "invalid_request", "peerId must be 1-128 printable ASCII characters");
-        return;
-    }
-    std::vector<proto::pattern> channels;
-    const json::member* ch = body.get("channels");
-    if (ch != nullptr) {
-        auto list = auth::parse_channel_list(*ch);
-        if (!list) {
-            ctx->error(400, "invalid_request", "channels must be an array of at most 100 patterns");
-            return;
-        }
-        channels = std::move(*list);
-    }
-    std::uint8_t actions = 0;
-    const json::member* perms = body.get("permissions");
-    if (perms != nullptr) {
-        auto bits = auth::parse_action_list(*perms);
-        if (!bits) {
-            ctx->error(400, "invalid_request",
-                       "permissions must be an array of at most 16 of subscribe, publish, presence, send");
-            return;
-        }
-        actions = *bits;
-    }
-    std::int64_t lifetime = std::min<std::int64_t>(3600, app.max_token_lifetime);
-    if (const json::member* e = body.get("expiresInSec")) {
-        const std::string text(e->value);
-        char* end = nullptr;
-        long long v = e->kind == json::value_kind::number ? std::strtoll(text.c_str(), &end, 10) : 0;
-        if (e->kind != json::value_kind::number || end == nullptr || *end != '\0' || v < 1 ||
-            v > app.max_token_lifetime) {
-            ctx->error(400, "invalid_request",
-                       "expiresInSec must be an integer from 1 to " + std::to_string(app.max_token_lifetime));
-            return;
-        }
-        lifetime = v;
-    }
-    const json::member* metadata = body.get("metadata");
-    if (metadata != nullptr && (metadata->kind != json::value_kind::object || metadata->value.size() > auth::max_metadata_bytes)) {
-        ctx->error(400, "invalid_request", "metadata must be an object of at most 8192 bytes");
-        return;
-    }
-    const json::member* peer_metadata = body.get("peerMetadata");
-    if (peer_metadata != nullptr &&
-        (peer_metadata->kind != json::value_kind::object || peer_metadata->value.size() > auth::max_peer_metadata_bytes)) {
-        ctx->error(400, "invalid_request", "peerMetadata must be an object of at most 4096 bytes");
-        return;
-    }
-    if (perms != nullptr && (actions & ~key.actions) != 0) {
-        ctx->error(403, "action_not_permitted", "permissions include an action the key does not have");
-        return;
-    }
-    for (const auto& p : channels) {
-        bool covered = std::any_of(key.channels.begin(), key.channels.end(),
-                                   [&](const proto::pattern& k) { return k.covers(p); });
-        if (!covered) {
-            ctx->error(403, "channel_not_authorized", "channel pattern not covered by the key: " + p.text());
-            return;
-        }
-    }
+    const token_request& req = std::get<token_request>(parsed);
     const std::int64_t now = unix_now();
-    const std::int64_t exp = now + lifetime;
-    std::string payload = "{\"sub\":";
-    json::append_string(payload, peer_id);
-    payload += ",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(exp);
-    if (ch != nullptr) {
-        payload += ",\"channels\":" + std::string(ch->value);
-    }
-    if (perms != nullptr) {
-        payload += ",\"permissions\":" + std::string(perms->value);
-    }
-    if (metadata != nullptr) {
-        payload += ",\"metadata\":" + std::string(metadata->value);
-    }
-    if (peer_metadata != nullptr) {
-        payload += ",\"peerMetadata\":" + std::string(peer_metadata->value);
-    }
-    payload += "}";
     std::string out = "{\"token\":";
-    json::append_string(out, auth::sign_token(key.id, key.secret, payload));
-    out += ",\"expiresAt\":" + std::to_string(exp) + "}";
+    json::append_string(out, auth::sign_token(key.id, key.secret, token_payload(req, now)));
+    out += ",\"expiresAt\":" + std::to_string(now + req.lifetime) + "}";
     ctx->ok(std::move(out));
 }
 
@@ -244,38 +153,16 @@ void rest_publish(const ctx_ptr& ctx, const config::key_config& key, const std::
     shard::shard& s = ctx->shard();
     const config::config& cfg = s.cfg();
     const config::app_config& app = cfg.apps[key.app_index];
-    json::object body;
     if (!proto::valid_channel_name(channel)) {
         ctx->error(400, "invalid_request", "invalid channel name in the path");
         return;
     }
-    if (!parse_body(body_text, body)) {
-        ctx->error(400, "invalid_request", "the body must be a JSON object");
+    auto parsed = parse_publish_request(body_text, cfg.server.max_message_size);
+    if (auto* e = std::get_if<rest_error>(&parsed)) {
+        ctx->error(e->status, e->code, e->message);
         return;
     }
-    const json::member* data = body.get("data");
-    if (data == nullptr) {
-        ctx->error(400, "invalid_request", "data is required");
-        return;
-    }
-    if (data->value.size() > cfg.server.max_message_size) {
-        ctx->error(400, "invalid_request", "data is larger than " + std::to_string(cfg.server.max_message_size) + " bytes");
-        return;
-    }
-    std::string from = "system";
-    bool lone = false;
-    if (const json::member* f = body.get("from")) {
-        from = f->kind == json::value_kind::string ? json::decode_string(*f, &lone) : "";
-        if (lone || !proto::valid_peer_id(from)) {
-            ctx->error(400, "invalid_request", "from must be 1-128 printable ASCII characters");
-            return;
-        }
-    }
-    const json::member* pm = body.get("peerMetadata");
-    if (pm != nullptr && (pm->kind != json::value_kind::object || pm->value.size() > auth::max_peer_metadata_bytes)) {
-        ctx->error(400, "invalid_request", "peerMetadata must be an object of at most 4096 bytes");
-        return;
-    }
+    const publish_request& body = std::get<publish_request>(parsed);
     if (!check_channel(ctx, key, channel, config::action_publish, "publish")) {
         return;
     }
@@ -285,12 +172,14 @@ void rest_publish(const ctx_ptr& ctx, const config::key_config& key, const std::
         return;
     }
     std::string from_json;
-    json::append_string(from_json, from);
+    json::append_string(from_json, body.from);
     auto msg = std::make_shared<shard::publish_msg>();
     msg->app = app.number;
     msg->key = hub::channel_key(app.number, channel);
-    msg->plain = s.encoder().message(channel, from_json, data->value, {});
-    msg->with_meta = pm == nullptr ? msg->plain : s.encoder().message(channel, from_json, data->value, pm->value);
+    msg->plain = s.encoder().message(channel, from_json, body.data, {});
+    msg->with_meta = body.peer_metadata_json.empty()
+                         ? msg->plain
+                         : s.encoder().message(channel, from_json, body.data, body.peer_metadata_json);
     hub::publish_counted(s, std::move(msg), [ctx, channel](std::int64_t recipients) {
         std::string out = "{\"channel\":";
         json::append_string(out, channel);
@@ -316,9 +205,13 @@ void usage(const ctx_ptr& ctx, const config::key_config& key) {
     out += ",\"peakConcurrent\":" + std::to_string(peak);
     out += ",\"messagesUsed\":" + std::to_string(used);
     out += ",\"overageMessages\":" +
-           std::to_string(app.max_messages_per_period ? std::max<std::int64_t>(0, used - *app.max_messages_per_period) : 0);
+           std::to_string(app.max_messages_per_period && app.overages_enabled
+                              ? std::max<std::int64_t>(0, used - *app.max_messages_per_period)
+                              : 0);
     out += ",\"overageConnections\":" +
-           std::to_string(app.max_concurrent_connections ? std::max<std::int64_t>(0, peak - *app.max_concurrent_connections) : 0);
+           std::to_string(app.max_concurrent_connections && app.overages_enabled
+                              ? std::max<std::int64_t>(0, peak - *app.max_concurrent_connections)
+                              : 0);
     out += ",\"plan\":{\"name\":";
     if (app.plan_name) {
         json::append_string(out, *app.plan_name);

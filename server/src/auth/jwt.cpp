@@ -46,14 +46,15 @@ bool parse_segment(std::string_view text, json::object& out) {
     return json::parse_object(text, out) && !out.has_duplicate_names();
 }
 
-// Integer part of a JSON number (fractional part discarded), saturated to +-2^62.
+// Integer part of a JSON number (fractional part discarded), saturated to +-2^52 seconds (far
+// beyond any real date) so that the expiry deadline, exp x 1000 - 250 ms, cannot overflow.
 std::int64_t number_seconds(std::string_view text) {
     double v = std::strtod(std::string(text).c_str(), nullptr);
     if (std::isnan(v)) {
         return 0;
     }
     v = std::trunc(v);
-    constexpr double lim = 4.611686018427387904e18;
+    constexpr double lim = 4503599627370496.0;  // 2^52
     if (v > lim) {
         return static_cast<std::int64_t>(lim);
     }

@@ -1,8 +1,6 @@
 // HTTP handling before the upgrade; see http_session.hpp.
 #include "http/http_session.hpp"
 
-#include <openssl/evp.h>
-
 #include <boost/asio/write.hpp>
 
 #include <filesystem>
@@ -13,58 +11,13 @@
 
 #include "api/rest.hpp"
 #include "engine/cluster.hpp"
+#include "http/handshake.hpp"
 #include "shard/shard.hpp"
-#include "util/base64.hpp"
 #include "util/json_writer.hpp"
 
 namespace parley::http {
 
 namespace {
-
-// True when the comma-separated header value contains `token` (ASCII case-insensitive).
-bool has_token(std::string_view value, std::string_view token) {
-    std::size_t pos = 0;
-    while (pos <= value.size()) {
-        std::size_t comma = value.find(',', pos);
-        std::string_view item = value.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-            item.remove_prefix(1);
-        }
-        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-            item.remove_suffix(1);
-        }
-        if (beast::iequals(item, token)) {
-            return true;
-        }
-        if (comma == std::string_view::npos) {
-            break;
-        }
-        pos = comma + 1;
-    }
-    return false;
-}
-
-std::string websocket_accept(std::string_view key) {
-    std::string input(key);
-    input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 section 1.3
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr);
-    return base64::encode(std::string_view(reinterpret_cast<char*>(digest), len));
-}
-
-bool valid_websocket_key(std::string_view key) {
-    // 16 random bytes, base64: 22 characters and "==".
-    if (key.size() != 24 || key.substr(22) != "==") {
-        return false;
-    }
-    for (char c : key.substr(0, 22)) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') {
-            return false;
-        }
-    }
-    return true;
-}
 
 std::string_view mime_type(std::string_view path) {
     auto ext = path.substr(path.rfind('.') == std::string_view::npos ? path.size() : path.rfind('.'));
@@ -211,7 +164,13 @@ std::string http_session::source_ip(const request_t& req) const {
     if (ec) {
         return {};
     }
-    return api::client_address(shard_, peer.address(), req["X-Forwarded-For"]);
+    // Repeated header lines form one list (RFC 9110 section 5.3), in order.
+    std::string forwarded;
+    for (auto it = req.find("X-Forwarded-For"); it != req.end() && beast::iequals(it->name_string(), "X-Forwarded-For"); ++it) {
+        forwarded += forwarded.empty() ? "" : ", ";
+        forwarded += it->value();
+    }
+    return api::client_address(shard_, peer.address(), forwarded);
 }
 
 void http_session::refuse_upgrade(response_t res) {
@@ -276,29 +235,15 @@ void http_session::handle(request_t& req) {
 void http_session::handle_upgrade(request_t& req, std::string_view query) {
     const unsigned version = req.version();
     // Section 2, first match wins.
-    if (req.method() != bhttp::verb::get) {
-        auto res = json_error(405, "method_not_allowed", "the WebSocket endpoint accepts GET only", version, false);
-        res.set(bhttp::field::allow, "GET");
-        refuse_upgrade(std::move(res));
-        return;
-    }
-    if (!has_token(req[bhttp::field::upgrade], "websocket")) {
-        auto res = json_error(426, "upgrade_required", "a WebSocket upgrade is required", version, false);
-        res.set(bhttp::field::upgrade, "websocket");
-        refuse_upgrade(std::move(res));
-        return;
-    }
-    if (req[bhttp::field::sec_websocket_version] != "13") {
-        auto res = json_error(426, "upgrade_required", "Sec-WebSocket-Version must be 13", version, false);
-        res.set(bhttp::field::sec_websocket_version, "13");
+    if (auto refusal = check_upgrade(req)) {
+        auto res = json_error(refusal->status, refusal->code, refusal->message, version, false);
+        if (refusal->header != bhttp::field::unknown) {
+            res.set(refusal->header, refusal->header_value);
+        }
         refuse_upgrade(std::move(res));
         return;
     }
     std::string_view key = req[bhttp::field::sec_websocket_key];
-    if (version < 11 || !has_token(req[bhttp::field::connection], "upgrade") || !valid_websocket_key(key)) {
-        refuse_upgrade(json_error(400, "invalid_request", "invalid WebSocket handshake", version, false));
-        return;
-    }
     // Step 4: the per-source-IP connect rate (section 14.3).
     if (auto retry = api::connect_rate_check(shard_, source_ip(req))) {
         auto res = json_error(429, "rate_limited", "too many connection attempts", version, false);
@@ -350,16 +295,12 @@ void http_session::handle_static(request_t& req, std::string_view path) {
         write(json_response(200, std::move(body), version, keep_alive));
         return;
     }
-    std::string rel(path);
-    if (rel.empty() || rel.back() == '/') {
-        rel += "index.html";
-    }
-    if (rel.find("..") != std::string::npos || rel.find('\\') != std::string::npos ||
-        rel.find('\0') != std::string::npos) {
+    std::optional<std::filesystem::path> mapped = static_file(root, path);
+    if (!mapped) {
         write(json_error(404, "not_found", "not found", version, keep_alive));
         return;
     }
-    std::filesystem::path file = std::filesystem::path(root) / rel.substr(1);
+    std::filesystem::path file = std::move(*mapped);
     std::error_code fec;
     if (std::filesystem::is_directory(file, fec)) {
         file /= "index.html";

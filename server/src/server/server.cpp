@@ -18,7 +18,11 @@ server::server(std::shared_ptr<config::config> cfg) {
     prepare(*cfg);
     cfg_ = std::move(cfg);
     if (!cfg_->server.tls_cert.empty()) {
-        tls_ = std::make_unique<net::tls_context>(cfg_->server.tls_cert, cfg_->server.tls_key);
+        try {
+            tls_ = std::make_unique<net::tls_context>(cfg_->server.tls_cert, cfg_->server.tls_key);
+        } catch (const std::runtime_error& e) {
+            throw config::config_error(std::string("server.tls_cert / server.tls_key: ") + e.what());
+        }
     }
     unsigned n = cfg_->server.threads;
     if (n == 0) {
@@ -33,7 +37,7 @@ server::server(std::shared_ptr<config::config> cfg) {
         try {
             cluster_ = std::make_unique<engine::redis_cluster>(*this, *shards_[0], cfg_->engine);
         } catch (const std::invalid_argument& e) {
-            throw std::runtime_error(std::string("engine.url: ") + e.what());
+            throw config::config_error(std::string("engine.url: ") + e.what());
         }
     }
 }

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -37,6 +38,11 @@ constexpr std::size_t max_iov = 64;
 constexpr std::chrono::milliseconds admission_timeout{5000};
 // After a close frame, wait this long for the peer's (section 12).
 constexpr std::chrono::milliseconds close_timeout{5000};
+// Unsent bytes above which a pong is held back rather than queued (see the ping case of
+// consume()). A 6-byte ping asks for a 2-byte pong that costs a ~60-byte frame object: counted
+// at 2 bytes against outbound_buffer_limit, a ping flood from a client that never reads would
+// pin ~30 times the limit in memory.
+constexpr std::size_t pong_backlog_bytes = 16 * 1024;
 
 std::uint32_t ticks(std::chrono::milliseconds d) {
     return static_cast<std::uint32_t>((d.count() + shard::tick.count() - 1) / shard::tick.count());
@@ -102,6 +108,9 @@ bool connection::receives_presence() const { return action_allowed(config::actio
 // ---------------------------------------------------------------- admission
 
 void connection::start() {
+    // Admission can complete inline (the peer's home is this shard), and the input that follows
+    // can find the peer gone and finish the connection: keep it alive until start() returns.
+    ref guard(this);
     id_ = shard_.add(this);
     retain();  // the shard's reference, released by finish()
     boost::system::error_code ec;
@@ -144,13 +153,14 @@ void connection::admit() {
         return;
     }
     // Section 3.4: the cap counts this connection from here until teardown.
-    const std::int64_t n = app.runtime->add_connection(current_period(app));
+    const std::int64_t n = app.runtime->add_connection();
     counted_ = true;
     app_runtime_ = app.runtime;
     if (app.max_concurrent_connections && n > *app.max_concurrent_connections && !app.overages_enabled) {
         reject(4010, "over_connection_limit");
         return;
     }
+    app.runtime->admitted(n, current_period(app));
     key_ = p.key;
     scope_ = std::move(p.scope);
     expires_at_ = p.expires_at;
@@ -344,8 +354,15 @@ void connection::consume(char* buf, std::size_t len) {
                 break;
             case net::ws_reader::event_kind::ping:
                 if (state_ == state::open) {
-                    enqueue(shard_.encoder().control(net::opcode::pong, ev.payload),
-                            metrics::tx_type::count);
+                    auto pong = shard_.encoder().control(net::opcode::pong, ev.payload);
+                    if (writing_ || out_.bytes() > pong_backlog_bytes) {
+                        // The client is not reading what it is sent. RFC 6455 section 5.5.3
+                        // allows answering only the most recent ping: hold one pong back
+                        // (flush() queues it) instead of one frame object per ping.
+                        pending_pong_ = std::move(pong);
+                    } else {
+                        enqueue(pong, metrics::tx_type::count);
+                    }
                 }
                 break;
             case net::ws_reader::event_kind::pong:
@@ -559,18 +576,21 @@ void connection::on_subscribe(const proto::client_frame& f) {
     shard_.stats().subscriptions.add();
     if (f.is_pattern) {
         const proto::pattern* p = subs_.back().pattern.get();
-        hub::pattern_ref(shard_, app, p->text(), +1);
-        if (!shard_.local_pattern_add(app, this, p, ism)) {
-            reply_ack(rid);
-            return;
-        }
-        // First pattern subscription of this app on this shard: every home shard must know
-        // before the ack, so that publishes from now on consider this shard.
+        // The ack waits until publishes from anywhere will consider this subscription: every
+        // home shard knows this shard holds patterns of the app, and in a cluster the node's
+        // Redis pattern subscription is confirmed.
         begin_op();
-        hub::set_pattern_interest(shard_, app, true, [self = ref(this), rid] {
-            self.c->reply_ack(rid);
-            self.c->end_op();
-        });
+        auto follow = [self = ref(this), app, text = p->text(), rid] {
+            hub::pattern_ref(self.c->shard_, app, text, +1, [self, rid] {
+                self.c->reply_ack(rid);
+                self.c->end_op();
+            });
+        };
+        if (shard_.local_pattern_add(app, this, p, ism)) {
+            hub::set_pattern_interest(shard_, app, true, follow);
+        } else {
+            follow();
+        }
         return;
     }
     std::string key = hub::channel_key(app, f.channel);
@@ -813,6 +833,9 @@ void connection::flush() {
     dirty_ = false;
     if (writing_ || finished_) {
         return;
+    }
+    if (pending_pong_) {
+        enqueue(std::exchange(pending_pong_, {}), metrics::tx_type::count);
     }
     while (!out_.empty()) {
         bool full = false;

@@ -173,6 +173,7 @@ private:
     std::string in_;  // received bytes not yet handled (empty when idle)
     net::ws_reader reader_;
     net::outbound_queue out_;
+    net::frame_ptr pending_pong_;  // the pong for the latest ping, held back while out_ is backed up
     std::vector<subscription> subs_;
 
     // Token bucket (section 14.1).
