@@ -62,6 +62,9 @@ public:
     // A pattern subscription text is held by some local connection / by none any more.
     virtual void pattern_added(std::uint32_t app, const std::string& pattern) = 0;
     virtual void pattern_removed(std::uint32_t app, const std::string& pattern) = 0;
+    // Calls `ready` once the cluster delivers this (added) pattern's messages here — at once when
+    // Redis is down (nothing to wait for).
+    virtual void pattern_ready(std::uint32_t app, const std::string& pattern, std::function<void()> ready) = 0;
 };
 
 }  // namespace parley::engine

@@ -392,21 +392,32 @@ void set_pattern_interest(shard::shard& origin, std::uint32_t app, bool on,
     }
 }
 
-void pattern_ref(shard::shard& origin, std::uint32_t app, const std::string& pattern, int delta) {
+void pattern_ref(shard::shard& origin, std::uint32_t app, const std::string& pattern, int delta,
+                 std::function<void()> done) {
     if (cluster_of(origin) == nullptr) {
+        if (done) {
+            done();
+        }
         return;
     }
-    origin.run_on(0, [&srv = origin.srv(), app, pattern, delta] {
+    const std::uint32_t origin_index = origin.index();
+    origin.run_on(0, [&srv = origin.srv(), app, pattern, delta, origin_index, done = std::move(done)]() mutable {
         shard::shard& home = srv.shard_at(0);
+        engine::cluster* cl = cluster_of(home);
         std::string key = channel_key(app, pattern);
         int& refs = home.pattern_refs()[key];
         const int before = refs;
         refs += delta;
         if (before == 0 && refs > 0) {
-            cluster_of(home)->pattern_added(app, pattern);
+            cl->pattern_added(app, pattern);
         } else if (before > 0 && refs <= 0) {
             home.pattern_refs().erase(key);
-            cluster_of(home)->pattern_removed(app, pattern);
+            cl->pattern_removed(app, pattern);
+        }
+        if (done) {
+            cl->pattern_ready(app, pattern, [&home, origin_index, done = std::move(done)]() mutable {
+                home.run_on(origin_index, std::move(done));
+            });
         }
     });
 }
@@ -505,7 +516,7 @@ void remote_leave(shard::shard& home, const std::string& key, const std::string&
 }
 
 void finish_load(shard::shard& home, const std::string& key,
-                 const std::optional<std::vector<remote_member>>& loaded) {
+                 const std::optional<std::vector<remote_member>>& loaded, bool remove_missing) {
     auto it = home.home_channels().find(key);
     if (it == home.home_channels().end()) {
         return;
@@ -517,7 +528,7 @@ void finish_load(shard::shard& home, const std::string& key,
     // Remote members the cluster no longer has.
     std::vector<std::pair<std::string, std::string>> stale;
     ch.roster.for_each_member([&](std::string_view m, conn_id c, const identity_ptr& who, std::uint64_t) {
-        if (c != no_conn || !loaded) {
+        if (c != no_conn || !loaded || !remove_missing) {
             return;
         }
         bool listed = false;

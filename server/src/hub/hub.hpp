@@ -76,7 +76,10 @@ void set_pattern_interest(shard::shard& origin, std::uint32_t app, bool on,
                           std::function<void()> done);
 
 // Cluster mode: counts pattern subscription texts so the node follows each one in Redis.
-void pattern_ref(shard::shard& origin, std::uint32_t app, const std::string& pattern, int delta);
+// `done` (may be empty) runs on the origin shard once, for an added pattern, the cluster
+// delivers its messages to this node; in memory mode at once.
+void pattern_ref(shard::shard& origin, std::uint32_t app, const std::string& pattern, int delta,
+                 std::function<void()> done = {});
 
 // The presence entries of channel `key` as a JSON array (REST peer list, section 17.3).
 void list_peers(shard::shard& origin, const std::string& key, std::function<void(std::string)> done);
@@ -99,12 +102,13 @@ struct remote_member {
     identity_ptr who;
     std::uint64_t order = 0;
 };
-// The cluster's roster of `key` arrived (after the channel was subscribed): reconciles the
-// remote members with it (joined/left deltas to local members for every difference), applies
-// the events buffered meanwhile, and ends the loading state. nullopt: the roster could not be
-// read; what is known stays and only the buffered events are applied.
+// The cluster's roster of `key` arrived (after the channel was subscribed): adds the remote
+// members it lists and, when `remove_missing`, removes remote members it no longer lists
+// (joined/left deltas to local members for every difference); applies the events buffered
+// meanwhile and ends the loading state. nullopt: the roster could not be read; what is known
+// stays and only the buffered events are applied.
 void finish_load(shard::shard& home, const std::string& key,
-                 const std::optional<std::vector<remote_member>>& members);
+                 const std::optional<std::vector<remote_member>>& members, bool remove_missing);
 
 // A message published on another node.
 void remote_message(shard::shard& home, std::shared_ptr<const shard::publish_msg> msg);

@@ -43,12 +43,12 @@ public:
         return total;
     }
 
-    // Admission: adds one connection and returns the new cluster-wide count.
-    std::int64_t add_connection(std::int64_t period) {
-        std::int64_t n = connections_.fetch_add(1, std::memory_order_relaxed) + 1 + remote_connections();
-        note_peak(n, period);
-        return n;
+    // Admission: adds one connection and returns the new cluster-wide count. The peak only
+    // counts it once admitted (admitted()), so connections refused at the cap never raise it.
+    std::int64_t add_connection() {
+        return connections_.fetch_add(1, std::memory_order_relaxed) + 1 + remote_connections();
     }
+    void admitted(std::int64_t count, std::int64_t period) { note_peak(count, period); }
     void remove_connection() { connections_.fetch_sub(1, std::memory_order_relaxed); }
     std::int64_t connections() const { return connections_.load(std::memory_order_relaxed); }
 

@@ -10,6 +10,7 @@
 #include "engine/redis/redis_cluster.hpp"
 
 #include <chrono>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -55,6 +56,39 @@ end
 for _, k in ipairs(redis.call('SMEMBERS', p .. ':nk:' .. node)) do redis.call('HDEL', k, node) end
 redis.call('DEL', p .. ':nc:' .. node, p .. ':nk:' .. node)
 redis.call('SREM', p .. ':nodes', node)
+return 1)";
+
+// Makes one node's entries in one channel's presence hash match the members it lists: entries
+// of the node that are not listed are removed (announced with `left`), listed ones that are
+// missing are added (announced with their `joined`). Entries already right produce no event, so
+// other nodes see no change for connections that stayed.
+// KEYS: presence hash, pub/sub channel, the node's channel set. ARGV: node, then triples of
+// member, value, join event.
+constexpr std::string_view sync_script = R"(
+local pre = ARGV[1] .. '/'
+local want = {}
+for i = 2, #ARGV, 3 do want[ARGV[i]] = true end
+local have = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local f, v = all[i], all[i + 1]
+  if string.sub(f, 1, #pre) == pre then
+    if want[f] then
+      have[f] = true
+    else
+      redis.call('HDEL', KEYS[1], f)
+      local peer = string.match(v, '^%d+	([^	]*)	') or ''
+      redis.call('PUBLISH', KEYS[2], 'L	' .. ARGV[1] .. '	' .. f .. '	' .. peer)
+    end
+  end
+end
+for i = 2, #ARGV, 3 do
+  if not have[ARGV[i]] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('PUBLISH', KEYS[2], ARGV[i + 2])
+  end
+end
+if #ARGV > 1 then redis.call('SADD', KEYS[3], KEYS[1]) else redis.call('SREM', KEYS[3], KEYS[1]) end
 return 1)";
 
 std::vector<std::string_view> split_tabs(std::string_view s, std::size_t fields) {
@@ -153,7 +187,8 @@ redis_cluster::redis_cluster(server::server& srv, shard::shard& home, const conf
       sub_(home.io(), parse_redis_url(cfg.url), "subscriptions"),
       heartbeat_timer_(home.io()),
       sweep_timer_(home.io()),
-      counter_timer_(home.io()) {}
+      counter_timer_(home.io()),
+      settle_timer_(home.io()) {}
 
 redis_cluster::~redis_cluster() { stop(); }
 
@@ -176,6 +211,10 @@ void redis_cluster::start() {
         for (auto& [glob, p] : patterns_) {
             p.confirmed = false;
             p.in_flight = false;
+            for (auto& f : p.ready) {
+                waiting.push_back(std::move(f));
+            }
+            p.ready.clear();
         }
         on_down();
         for (auto& w : waiting) {
@@ -196,6 +235,7 @@ void redis_cluster::stop() {
     heartbeat_timer_.cancel();
     sweep_timer_.cancel();
     counter_timer_.cancel();
+    settle_timer_.cancel();
     cmd_.stop();
     sub_.stop();
     up_ = false;
@@ -325,26 +365,37 @@ void redis_cluster::resync() {
             p.in_flight = sub_.subscribe_command({"PSUBSCRIBE", glob});
         }
     }
-    // Peers with connections here: their direct channels and connection counts.
+    // Peers with connections here: their direct channels and connection counts; counts this
+    // node left behind for peers it no longer has are dropped.
+    std::set<std::string> peer_hashes;
     for (const auto& [key, conns] : home_.home_peers()) {
         peer_connections(hub::app_of_key(key), std::string(hub::channel_of_key(key)), conns.size());
+        peer_hashes.insert(peer_hash(hub::app_of_key(key), std::string(hub::channel_of_key(key))));
     }
-    // Channels with local members: announce our members again and reload the others'.
-    for (auto& [key, ch] : home_.home_channels()) {
-        if (!ch.tracked) {
-            continue;
+    run({"SMEMBERS", prefix_ + ":nk:" + node_}, [this, peer_hashes](redisReply* r) {
+        if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
+            return;
         }
-        ch.roster.for_each_member([&](std::string_view member, hub::conn_id c, const hub::identity_ptr& who,
-                                      std::uint64_t order) {
-            if (c != hub::no_conn) {
-                local_join(key, std::string(member), *who, order);
+        const std::string pp = prefix_ + ":pp:";
+        for (std::size_t i = 0; i < r->elements; ++i) {
+            std::string k(reply_str(r->element[i]));
+            if (k.rfind(pp, 0) == 0 && peer_hashes.count(k) == 0) {
+                run({"HDEL", k, node_});
+                run({"SREM", prefix_ + ":nk:" + node_, k});
             }
-        });
-        if (!ch.loading) {
-            ch.loading = true;
-            load_roster(key);
         }
-    }
+    });
+    // Our presence entries as they are now (also what a crash of an earlier process with the
+    // same node id left), then the others' rosters: first adding what Redis has, and once every
+    // node has had time to come back and announce itself, removing what it lost.
+    sync_own_entries();
+    reload_channels(false);
+    settle_timer_.expires_after(seconds(cfg_.node_timeout));
+    settle_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && up()) {
+            reload_channels(true);
+        }
+    });
     sync_counters();
     spdlog::info("cluster: node {} in sync with Redis", node_);
 }
@@ -435,8 +486,13 @@ void redis_cluster::on_push(redisReply* r) {
         }
         it->second.in_flight = false;
         it->second.confirmed = true;
+        auto ready = std::move(it->second.ready);
+        it->second.ready.clear();
         if (it->second.refs <= 0) {
             sub_.subscribe_command({"PUNSUBSCRIBE", name});
+        }
+        for (auto& f : ready) {
+            f();
         }
     } else if (kind == "punsubscribe") {
         auto it = patterns_.find(name);
@@ -557,48 +613,95 @@ void redis_cluster::track(const std::string& key, std::function<void()> done) {
         done();
         return;
     }
-    subscribe_channel(channel_name(key), [this, key, done] {
-        run({"HGETALL", presence_hash(key)}, [this, key, done](redisReply* r) {
+    load(key, true, std::move(done));
+}
+
+void redis_cluster::load(const std::string& key, bool remove_missing, std::function<void()> done) {
+    subscribe_channel(channel_name(key), [this, key, remove_missing, done] {
+        run({"HGETALL", presence_hash(key)}, [this, key, remove_missing, done](redisReply* r) {
             if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
-                hub::finish_load(home_, key, std::nullopt);  // keep what we know; resync retries
+                hub::finish_load(home_, key, std::nullopt, false);  // keep what we know
                 done();
                 return;
             }
             std::vector<hub::remote_member> members;
             const std::string mine = node_ + "/";
-            if (r != nullptr && r->type == REDIS_REPLY_ARRAY) {
-                const std::uint32_t app = hub::app_of_key(key);
-                for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
-                    std::string member(reply_str(r->element[i]));
-                    if (member.rfind(mine, 0) == 0) {
-                        continue;  // our own members are in the roster already
-                    }
-                    auto v = split_tabs(reply_str(r->element[i + 1]), 3);
-                    if (v.size() != 3) {
-                        continue;
-                    }
-                    std::uint64_t order = 0;
-                    try {
-                        order = std::stoull(std::string(v[0]));
-                    } catch (...) {
-                        continue;
-                    }
-                    members.push_back({member, hub::make_identity(app, v[1], v[2]), order});
+            const std::uint32_t app = hub::app_of_key(key);
+            for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
+                std::string member(reply_str(r->element[i]));
+                if (member.rfind(mine, 0) == 0) {
+                    continue;  // our own members are in the roster already
                 }
+                auto v = split_tabs(reply_str(r->element[i + 1]), 3);
+                if (v.size() != 3) {
+                    continue;
+                }
+                std::uint64_t order = 0;
+                try {
+                    order = std::stoull(std::string(v[0]));
+                } catch (...) {
+                    continue;
+                }
+                members.push_back({member, hub::make_identity(app, v[1], v[2]), order});
             }
-            hub::finish_load(home_, key, members);
+            hub::finish_load(home_, key, members, remove_missing);
             done();
         });
     });
 }
 
-void redis_cluster::load_roster(const std::string& key) {
-    // A reload after Redis came back: same as a first load, for a channel already tracked.
-    track(key, [this, key] {
-        auto it = home_.home_channels().find(key);
-        if (it != home_.home_channels().end() && it->second.members == 0 && !it->second.loading) {
-            untrack(key);
-            home_.home_channels().erase(it);
+void redis_cluster::reload_channels(bool authoritative) {
+    for (auto& [key, ch] : home_.home_channels()) {
+        if (!ch.tracked || ch.loading) {
+            continue;
+        }
+        ch.loading = true;
+        load(key, authoritative, [this, key = key] {
+            auto it = home_.home_channels().find(key);
+            if (it != home_.home_channels().end() && it->second.members == 0 && !it->second.loading) {
+                untrack(key);
+                home_.home_channels().erase(it);
+            }
+        });
+    }
+}
+
+void redis_cluster::sync_own_entries() {
+    const std::string node_channels = prefix_ + ":nc:" + node_;
+    std::set<std::string> synced;
+    for (const auto& [key, ch] : home_.home_channels()) {
+        if (!ch.tracked) {
+            continue;
+        }
+        std::vector<std::string> args = {"EVAL", std::string(sync_script), "3", presence_hash(key),
+                                         channel_name(key), node_channels, node_};
+        ch.roster.for_each_member([&](std::string_view member, hub::conn_id c, const hub::identity_ptr& who,
+                                      std::uint64_t order) {
+            if (c == hub::no_conn) {
+                return;
+            }
+            std::string order_text = std::to_string(order);
+            args.emplace_back(member);
+            args.push_back(order_text + "\t" + who->peer_id + "\t" + who->peer_metadata);
+            args.push_back("J\t" + node_ + "\t" + std::string(member) + "\t" + order_text + "\t" + who->peer_id +
+                           "\t" + who->peer_metadata);
+        });
+        synced.insert(presence_hash(key));
+        std::vector<std::string_view> views(args.begin(), args.end());
+        run(views);
+    }
+    // Channels where Redis still holds entries of this node but it has no member any more.
+    run({"SMEMBERS", node_channels}, [this, synced, node_channels](redisReply* r) {
+        if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
+            return;
+        }
+        for (std::size_t i = 0; i < r->elements; ++i) {
+            std::string hash(reply_str(r->element[i]));
+            if (synced.count(hash) != 0 || hash.size() <= prefix_.size() + 3) {
+                continue;
+            }
+            std::string channel = prefix_ + ":c:" + hash.substr(prefix_.size() + 3);
+            run({"EVAL", sync_script, "3", hash, channel, node_channels, node_});
         }
     });
 }
@@ -741,6 +844,15 @@ void redis_cluster::pattern_added(std::uint32_t app, const std::string& pattern)
     if (++p.refs == 1 && !p.confirmed && !p.in_flight) {
         p.in_flight = sub_.subscribe_command({"PSUBSCRIBE", glob});
     }
+}
+
+void redis_cluster::pattern_ready(std::uint32_t app, const std::string& pattern, std::function<void()> ready) {
+    auto it = patterns_.find(prefix_ + ":c:" + app_id(app) + ":" + redis_glob(pattern));
+    if (!up() || it == patterns_.end() || it->second.confirmed) {
+        ready();
+        return;
+    }
+    it->second.ready.push_back(std::move(ready));
 }
 
 void redis_cluster::pattern_removed(std::uint32_t app, const std::string& pattern) {

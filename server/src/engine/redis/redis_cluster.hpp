@@ -58,6 +58,7 @@ public:
     void peer_connections(std::uint32_t app, const std::string& peer_id, std::size_t count) override;
     void pattern_added(std::uint32_t app, const std::string& pattern) override;
     void pattern_removed(std::uint32_t app, const std::string& pattern) override;
+    void pattern_ready(std::uint32_t app, const std::string& pattern, std::function<void()> ready) override;
 
     // Counters for /metrics (any thread).
     std::int64_t errors() const { return errors_.load(std::memory_order_relaxed); }
@@ -80,6 +81,7 @@ private:
         int refs = 0;             // local pattern texts mapping to this glob
         bool in_flight = false;
         bool confirmed = false;
+        std::vector<std::function<void()>> ready;  // subscribes waiting for the confirmation
     };
 
     // Naming.
@@ -101,7 +103,14 @@ private:
                     std::string_view pattern);
     void subscribe_channel(const std::string& name, std::function<void()> when_subscribed);
     void unsubscribe_channel(const std::string& name);
-    void load_roster(const std::string& key);
+    // Subscribes to the channel (if needed) and reads its roster from Redis into the home
+    // channel; `remove_missing` as in hub::finish_load.
+    void load(const std::string& key, bool remove_missing, std::function<void()> done);
+    // After Redis came back: this node's own entries made to match its connections (stale ones
+    // removed with a `left`, missing ones added with a `joined`).
+    void sync_own_entries();
+    // Reloads every followed channel's roster; authoritative reloads remove members Redis lost.
+    void reload_channels(bool authoritative);
     void heartbeat();
     void sweep();
     void sync_counters();
@@ -131,6 +140,7 @@ private:
     boost::asio::steady_timer heartbeat_timer_;
     boost::asio::steady_timer sweep_timer_;
     boost::asio::steady_timer counter_timer_;
+    boost::asio::steady_timer settle_timer_;  // the authoritative reload after a reconnect
     // Messages of each app already added to P:mc (per period), to send only the difference.
     std::unordered_map<std::uint32_t, std::pair<std::int64_t, std::int64_t>> flushed_messages_;
 };
