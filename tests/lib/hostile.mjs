@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { startParleyd, defaultKeys } from './parleyd.mjs';
+import { buildConfig } from './confbuild.mjs';
 import { RawClient } from './client.mjs';
 import { metricValue, scrape } from './promtext.mjs';
 
@@ -14,12 +15,6 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // floods that must end in 4011 use it. Its publishable key:
 export const strictKey = 'pk_live_strict000000000000000000000000000';
 
-function tomlValue(v) {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(tomlValue).join(', ')}]`;
-  return String(v);
-}
-
 /**
  * Starts parleyd for a hostile test. `server` adds [server] options. The app "test" (defaultKeys)
  * has a high per-connection rate so the pair and the attackers are limited only where a test
@@ -27,32 +22,10 @@ function tomlValue(v) {
  * so that VmRSS shows what parleyd really holds (as in limits-slow-consumer.test.mjs).
  */
 export async function startHostile({ server = {}, env = {} } = {}) {
-  const s = {
-    listen: '127.0.0.1:0',
-    threads: Number(process.env.PARLEY_TEST_THREADS || 2),
-    drain_window: 1,
-    connect_burst_per_ip: 100000,
-    connect_rate_per_ip: 100000,
-    ...server,
-  };
-  const config = `[server]
-${Object.entries(s).map(([k, v]) => `${k} = ${tomlValue(v)}`).join('\n')}
-
-[[apps]]
-id = "test"
-rate_limit_per_second = 100000
-rate_limit_burst = 100000
-[[apps.keys]]
-type = "publishable"
-id = "${defaultKeys.pk}"
-channels = ["**"]
-actions = ["subscribe", "publish", "presence", "send"]
-[[apps.keys]]
-type = "secret"
-id = "${defaultKeys.skId}"
-secret = "${defaultKeys.skSecret}"
-channels = ["**"]
-
+  const config = `${buildConfig({
+    server: { connect_burst_per_ip: 100000, connect_rate_per_ip: 100000, ...server },
+    app: { rate_limit_per_second: 100000, rate_limit_burst: 100000 },
+  })}
 [[apps]]
 id = "strict"
 [[apps.keys]]

@@ -379,11 +379,13 @@ void set_pattern_interest(shard::shard& origin, std::uint32_t app, bool on,
     // Counts down the shards that still have to record the change.
     auto remaining = std::make_shared<std::uint32_t>(n);
     auto finish = std::make_shared<std::function<void()>>(std::move(done));
+    // `finish` may hold connection references, which only the origin's thread may release: each
+    // hop moves the shared state on, so the last reference always drops on the origin.
     for (std::uint32_t s = 0; s < n; ++s) {
-        origin.run_on(s, [&srv = origin.srv(), s, app, on, origin_index, remaining, finish] {
+        origin.run_on(s, [&srv = origin.srv(), s, app, on, origin_index, remaining, finish]() mutable {
             shard::shard& target = srv.shard_at(s);
             target.set_pattern_shard(app, origin_index, on);
-            target.run_on(origin_index, [remaining, finish] {
+            target.run_on(origin_index, [remaining = std::move(remaining), finish = std::move(finish)] {
                 if (--*remaining == 0 && *finish) {
                     (*finish)();
                 }
