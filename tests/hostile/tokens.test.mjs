@@ -110,7 +110,7 @@ test('forged tokens are closed 4001 with the reason of the first failing rule', 
   await pair.check();
 });
 
-test('a token that fills the request head is refused without stalling other connections', async (t) => {
+test('tokens that nearly fill the request head are admitted without stalling other connections', async (t) => {
   const { srv } = await startReloadable(t);
   const pair = await startPair(srv);
   t.after(() => pair.abort());

@@ -56,6 +56,7 @@ export function watchRss(srv) {
   const timer = setInterval(() => {
     try { peakKb = Math.max(peakKb, rssKb(srv.proc.pid)); } catch { /* exited */ }
   }, 50);
+  timer.unref(); // a test that fails before stop() must not keep the process alive
   return {
     stop() {
       clearInterval(timer);

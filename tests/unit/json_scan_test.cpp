@@ -296,6 +296,23 @@ TEST(json_scan, duplicate_keys_are_reported_not_rejected) {
     EXPECT_EQ(m[1].value, "2");
 }
 
+TEST(json_scan, duplicate_names_found_among_many_members) {
+    // A JWT head may hold thousands of members; duplicates are found wherever they are (and the
+    // check is not quadratic: 20 000 members here).
+    std::string text = "{";
+    for (int i = 0; i < 20000; ++i) {
+        text += (i ? ",\"m" : "\"m") + std::to_string(i) + "\":0";
+    }
+    json::object o;
+    ASSERT_TRUE(json::parse_object(text + "}", o));
+    EXPECT_FALSE(o.has_duplicate_names());
+    ASSERT_TRUE(json::parse_object(text + ",\"m7\":1}", o));
+    EXPECT_TRUE(o.has_duplicate_names());
+    // Escaped spellings of one name are the same name.
+    ASSERT_TRUE(json::parse_object(R"({"ab":1,"x":2,"a\u0062":3})", o));
+    EXPECT_TRUE(o.has_duplicate_names());
+}
+
 TEST(json_scan, scan_object_non_objects) {
     std::vector<json::member> m;
     m.push_back({});

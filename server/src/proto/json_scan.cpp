@@ -2,6 +2,8 @@
 // Iterative (no recursion), bounded by max_depth, linear in the input.
 #include "proto/json_scan.hpp"
 
+#include <algorithm>
+
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -401,14 +403,11 @@ const member* object::get(std::string_view name) const {
 }
 
 bool object::has_duplicate_names() const {
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        for (std::size_t j = i + 1; j < names.size(); ++j) {
-            if (names[i] == names[j]) {
-                return true;
-            }
-        }
-    }
-    return false;
+    // Sorted, not pairwise: a token head can carry thousands of members, and comparing every
+    // pair of them would let one request cost seconds of CPU.
+    std::vector<std::string_view> sorted(names.begin(), names.end());
+    std::sort(sorted.begin(), sorted.end());
+    return std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
 }
 
 bool parse_object(std::string_view text, object& out, int max_depth) {
