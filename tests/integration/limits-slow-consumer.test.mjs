@@ -58,6 +58,10 @@ test('a subscriber that never reads is closed 1008 slow_consumer; the publisher 
   const maxMessages = 4000; // ~240 MB: far beyond any socket buffers plus 2 MiB
   let closedSeen = false;
   while (sent < maxMessages && !closedSeen) {
+    // The healthy receiver must never be a slow consumer itself: the publisher stays at most two
+    // windows (~1 MB) ahead of what it has read, half the limit. (Acks only say a message was
+    // queued; on a busy machine this test process may read slower than parleyd queues.)
+    while (sent - received > 2 * window) await new Promise((r) => setTimeout(r, 2));
     const batch = [];
     for (let i = 0; i < window; i++) {
       batch.push(pub.request({ type: 'publish', channel: 'flood', data: { n: sent, p: payload } }, 15000));
