@@ -2,34 +2,21 @@
 // 3.4, 14.2, 17.5, 17.6, 19): a direct reaches the peer's connections on any node and
 // peer_not_found means the peer is nowhere; DELETE /v1/peers/:id closes the peer everywhere;
 // /v1/usage, the connection cap and the message quota count the whole cluster.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startCluster, clusterApps, KEYS, ALL_ACTIONS, tokenFor, rest, until, sleep, clients, PresenceView,
+  sharedCluster, startCluster, clusterApps, KEYS, ALL_ACTIONS, tokenFor, rest, until, sleep, clients, PresenceView,
 } from '../lib/cluster.mjs';
-import { RawClient } from '../lib/client.mjs';
 import { restClient } from '../lib/control.mjs';
 import { expectAck, expectError, subscribe, expectRefused, pingBarrier } from '../lib/proto.mjs';
 
 const SK2 = { id: 'sk_id_cluster0000000000000000000000000002', secret: 'sk_secret_cluster000000000000000000000002' };
 let cl;
 let nodes;
-const open = [];
-
-before(async () => {
-  cl = await startCluster(null, { apps: clusterApps() });
+const client = sharedCluster((started) => {
+  cl = started;
   nodes = cl.nodes;
 });
-after(async () => {
-  await Promise.all(open.map((c) => c.close().catch(() => {})));
-  await cl?.stop();
-});
-
-async function client(srv, opts = { key: KEYS.pk }) {
-  const c = await RawClient.open(srv.ws, opts);
-  open.push(c);
-  return c;
-}
 const jwt = (srv, sub, claims) => client(srv, { token: tokenFor(sub, claims) });
 
 // A peer that has just connected to another node may transiently be peer_not_found (section 19):

@@ -2,32 +2,20 @@
 // leaves and snapshots, a peer with connections on two nodes, the REST peer list on a node with no
 // local member, per-origin order of joined/left against messages and directs, and the section 8.4
 // consistency rule under concurrent churn spread over the nodes.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startCluster, clusterApps, KEYS, tokenFor, rest, until, sleep, PresenceView,
+  sharedCluster, KEYS, tokenFor, rest, until, sleep, PresenceView,
 } from '../lib/cluster.mjs';
 import { RawClient } from '../lib/client.mjs';
 import { expectAck, subscribe } from '../lib/proto.mjs';
 
 let cl;
 let nodes;
-const open = [];
-
-before(async () => {
-  cl = await startCluster(null, { apps: clusterApps() });
+const client = sharedCluster((started) => {
+  cl = started;
   nodes = cl.nodes;
 });
-after(async () => {
-  await Promise.all(open.map((c) => c.close().catch(() => {})));
-  await cl?.stop();
-});
-
-async function client(srv, opts = { key: KEYS.pk }) {
-  const c = await RawClient.open(srv.ws, opts);
-  open.push(c);
-  return c;
-}
 const jwtClient = (srv, sub, peerMetadata) => client(srv, { token: tokenFor(sub, peerMetadata ? { peerMetadata } : {}) });
 
 const joined = (channel, entry) => ({ type: 'presence', channel, joined: [entry], left: [] });
@@ -196,8 +184,7 @@ test('section 8.4 across nodes: concurrent joins and leaves on every node leave 
       const steps = 1 + rnd(4);
       const endAction = rnd(3); // 0: stay, 1: unsubscribe, 2: close
       tasks.push((async () => {
-        const c = await RawClient.open(srv.ws, { token: tokenFor(peer) });
-        open.push(c);
+        const c = await client(srv, { token: tokenFor(peer) });
         for (let s = 0; s < steps; s++) {
           await expectAck(c, { type: 'subscribe', channel: ch });
           if (s < steps - 1) await expectAck(c, { type: 'unsubscribe', channel: ch });

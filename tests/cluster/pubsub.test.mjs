@@ -3,10 +3,10 @@
 // order holds across nodes, REST publishes cross nodes, apps stay apart, and the Redis side is
 // as the engine promises: a node subscribes only to the channels it has local subscribers of
 // (and to the patterns its connections hold), and one publish is one PUBLISH.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startCluster, clusterApps, KEYS, tokenFor, rest, until, sleep,
+  sharedCluster, KEYS, tokenFor, rest, until, sleep,
 } from '../lib/cluster.mjs';
 import { RawClient } from '../lib/client.mjs';
 import { expectAck, subscribe, pingBarrier } from '../lib/proto.mjs';
@@ -15,22 +15,10 @@ let cl;
 let n0;
 let n1;
 let n2;
-const open = [];
-
-before(async () => {
-  cl = await startCluster(null, { apps: clusterApps() });
+const client = sharedCluster((started) => {
+  cl = started;
   [n0, n1, n2] = cl.nodes;
 });
-after(async () => {
-  await Promise.all(open.map((c) => c.close().catch(() => {})));
-  await cl?.stop();
-});
-
-async function client(srv, opts = { key: KEYS.pk }) {
-  const c = await RawClient.open(srv.ws, opts);
-  open.push(c);
-  return c;
-}
 
 async function psub(c, pattern, extra = {}) {
   await expectAck(c, { type: 'subscribe', channel: pattern, ...extra });

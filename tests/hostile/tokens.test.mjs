@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { startParleyd, defaultKeys } from '../lib/parleyd.mjs';
+import { buildConfig } from '../lib/confbuild.mjs';
 import { mintToken, b64url } from '../lib/jwt.mjs';
 import { RawWs } from '../lib/rawws.mjs';
 import { RawClient } from '../lib/client.mjs';
@@ -18,35 +19,19 @@ const now = () => Math.floor(Date.now() / 1000);
 const sk = { kid: defaultKeys.skId, secret: defaultKeys.skSecret };
 const victimKey = { kid: 'sk_id_victim000000000000000000000000000', secret: 'sk_secret_victim0000000000000000000000000' };
 
+// The app "test" with a high per-connection rate; with `withVictim`, a second secret key whose
+// tokens the replay test revokes.
 function configText({ withVictim = true } = {}) {
-  return `[server]
-listen = "127.0.0.1:0"
-threads = ${process.env.PARLEY_TEST_THREADS || 2}
-drain_window = 1
-connect_burst_per_ip = 100000
-connect_rate_per_ip = 100000
-
-[[apps]]
-id = "test"
-rate_limit_per_second = 100000
-rate_limit_burst = 100000
-max_token_lifetime = 3600
-[[apps.keys]]
-type = "publishable"
-id = "${defaultKeys.pk}"
-channels = ["**"]
-actions = ["subscribe", "publish", "presence", "send"]
-[[apps.keys]]
-type = "secret"
-id = "${defaultKeys.skId}"
-secret = "${defaultKeys.skSecret}"
-channels = ["**"]
-${withVictim ? `[[apps.keys]]
+  const base = buildConfig({
+    server: { connect_burst_per_ip: 100000, connect_rate_per_ip: 100000 },
+    app: { rate_limit_per_second: 100000, rate_limit_burst: 100000, max_token_lifetime: 3600 },
+  });
+  return withVictim ? `${base}[[apps.keys]]
 type = "secret"
 id = "${victimKey.kid}"
 secret = "${victimKey.secret}"
-channels = ["**"]` : ''}
-`;
+channels = ["**"]
+` : base;
 }
 
 // Starts parleyd on a config file this test can rewrite, for SIGHUP reloads.

@@ -1,32 +1,14 @@
 // PROTOCOL.md §14.1 and §5.2: the per-connection token bucket (rate_limit_per_second = 1,
 // rate_limit_burst = 5 here).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startParleyd, defaultKeys } from '../lib/parleyd.mjs';
-import { buildConfig } from '../lib/confbuild.mjs';
-import { RawWs, OP, textFrame, pingFrame } from '../lib/rawws.mjs';
+import { defaultKeys } from '../lib/parleyd.mjs';
+import { sharedRawServer } from '../lib/confbuild.mjs';
+import { OP, textFrame, pingFrame } from '../lib/rawws.mjs';
 import { RawClient } from '../lib/client.mjs';
 
 let srv;
-const opened = [];
-before(async () => {
-  srv = await startParleyd({
-    config: buildConfig({
-      server: { connect_burst_per_ip: 10000, connect_rate_per_ip: 1000 },
-      app: { rate_limit_per_second: 1, rate_limit_burst: 5 },
-    }),
-  });
-});
-after(async () => {
-  for (const c of opened) c.destroy();
-  await srv?.stop();
-});
-
-async function open() {
-  const c = await RawWs.open(srv, { key: defaultKeys.pk });
-  opened.push(c);
-  return c;
-}
+const open = sharedRawServer({ app: { rate_limit_per_second: 1, rate_limit_burst: 5 } }, (started) => { srv = started; });
 
 async function observer(channel) {
   const o = await RawClient.open(srv.ws, { key: defaultKeys.pk });

@@ -1,29 +1,16 @@
 // RFC 6455 conformance beyond transport-frames.test.mjs: the close handshake in both directions
 // (§5.5.1, §7), control frames interleaved in fragmented messages (§5.4, §5.5), delivery split at
 // every byte, masking keys, and pings from a client that does not read (§5.5.2, §5.5.3).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startParleyd, defaultKeys } from '../lib/parleyd.mjs';
-import { buildConfig } from '../lib/confbuild.mjs';
-import { RawWs, OP, buildFrame, closePayload, pingFrame } from '../lib/rawws.mjs';
+import { defaultKeys } from '../lib/parleyd.mjs';
+import { sharedRawServer } from '../lib/confbuild.mjs';
+import { OP, buildFrame, closePayload, pingFrame } from '../lib/rawws.mjs';
 import { RawClient } from '../lib/client.mjs';
 import { rawHttp, requestText } from '../lib/rawhttp.mjs';
 
 let srv;
-const opened = [];
-before(async () => {
-  srv = await startParleyd({ config: buildConfig({ server: { connect_burst_per_ip: 10000, connect_rate_per_ip: 1000 } }) });
-});
-after(async () => {
-  for (const c of opened) c.destroy();
-  await srv?.stop();
-});
-
-async function open(opts = {}) {
-  const c = await RawWs.open(srv, { key: defaultKeys.pk, ...opts });
-  opened.push(c);
-  return c;
-}
+const open = sharedRawServer({}, (started) => { srv = started; });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const text = (payload, fin = true, extra = {}) => buildFrame({ opcode: OP.text, fin, payload, ...extra });

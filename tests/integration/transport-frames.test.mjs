@@ -1,29 +1,16 @@
 // PROTOCOL.md §5.1, §12 and RFC 6455: WebSocket framing as parleyd must handle it, driven by a raw
 // TCP client that writes hand-built frames (tests/lib/rawws.mjs).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startParleyd, defaultKeys } from '../lib/parleyd.mjs';
-import { buildConfig } from '../lib/confbuild.mjs';
+import { defaultKeys } from '../lib/parleyd.mjs';
+import { sharedRawServer } from '../lib/confbuild.mjs';
 import { RawWs, OP, buildFrame, textFrame, pingFrame, closePayload } from '../lib/rawws.mjs';
 import { RawClient } from '../lib/client.mjs';
 
 const CAP = 65536 + 4096; // maxMessageSize + envelopeHeadroom, the defaults (§5.1, §20)
 
 let srv;
-const opened = [];
-before(async () => {
-  srv = await startParleyd({ config: buildConfig({ server: { connect_burst_per_ip: 10000, connect_rate_per_ip: 1000 } }) });
-});
-after(async () => {
-  for (const c of opened) c.destroy();
-  await srv?.stop();
-});
-
-async function open(opts = {}) {
-  const c = await RawWs.open(srv, { key: defaultKeys.pk, ...opts });
-  opened.push(c);
-  return c;
-}
+const open = sharedRawServer({}, (started) => { srv = started; });
 
 // Every frame parleyd sends is unmasked with RSV bits clear; data frames are unfragmented text.
 function assertServerFrames(c) {
@@ -338,12 +325,12 @@ test('frames written right after the handshake, before the response, are process
   await pub.close();
 });
 
-test('early frames are discarded when admission fails: only a close is sent', async () => {
+test('early frames are discarded when admission fails: only a close is sent', async (t) => {
   const c = await RawWs.connect(srv, {
     key: 'pk_live_doesnotexist000000000000000000000',
     early: [textFrame('{"type":"ping"}'), textFrame('{"type":"subscribe","channel":"x","requestId":"z"}'), pingFrame('')],
   });
-  opened.push(c);
+  t.after(() => c.destroy());
   assert.equal(c.response.status, 101);
   const cl = await c.closed();
   assert.deepEqual(cl, { code: 4001, reason: 'invalid_key' });

@@ -3,6 +3,7 @@
 // in t.after (and killed on process exit as a last resort).
 import { spawn, execFile } from 'node:child_process';
 import net from 'node:net';
+import { before, after } from 'node:test';
 import { startParleyd, defaultConfig } from './parleyd.mjs';
 import { appsToml, relaxedServer } from './proto.mjs';
 import { RawClient } from './client.mjs';
@@ -258,6 +259,30 @@ export async function until(fn, timeoutMs = 10000, what = 'condition', stepMs = 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
     await sleep(stepMs);
   }
+}
+
+/**
+ * One three-node cluster with clusterApps(), shared by every test of a file: registers the file's
+ * before/after hooks, and calls started(cluster) (startCluster's result) once it runs. Returns
+ * client(srv, opts), which opens a raw client (the publishable key by default) that `after`
+ * closes before the cluster stops.
+ */
+export function sharedCluster(started) {
+  const open = [];
+  let cluster = null;
+  before(async () => {
+    cluster = await startCluster(null, { apps: clusterApps() });
+    started(cluster);
+  });
+  after(async () => {
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+    await cluster?.stop();
+  });
+  return async function client(srv, opts = { key: KEYS.pk }) {
+    const c = await RawClient.open(srv.ws, opts);
+    open.push(c);
+    return c;
+  };
 }
 
 /** Opens raw clients and closes them in t.after. */

@@ -97,7 +97,10 @@ connection::~connection() {
     }
 }
 
+bool connection::on_own_thread() { return shard_.io().get_executor().running_in_this_thread(); }
+
 void connection::release() {
+    assert(on_own_thread());
     if (--refs_ == 0) {
         delete this;
     }

@@ -3,6 +3,8 @@
 // every member function runs on that shard's thread.
 #pragma once
 
+#include <cassert>
+
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -92,8 +94,13 @@ private:
     };
 
     // Reference counting: pending socket waits and the shard registration each hold one.
-    void retain() { ++refs_; }
+    // Only the connection's own shard thread may touch the (non-atomic) count.
+    void retain() {
+        assert(on_own_thread());
+        ++refs_;
+    }
     void release();
+    bool on_own_thread();
     struct ref {
         connection* c;
         explicit ref(connection* x) : c(x) { c->retain(); }
