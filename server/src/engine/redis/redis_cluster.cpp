@@ -257,7 +257,10 @@ void redis_cluster::count_error() { errors_.fetch_add(1, std::memory_order_relax
 
 void redis_cluster::run(const std::vector<std::string_view>& args, redis_connection::reply_fn cb) {
     auto alive = alive_;
-    auto wrapped = [this, alive, cb = std::move(cb)](redisReply* r) {
+    // The callback is shared, not copied, on its way through the connection: it may hold
+    // references to a client connection, which only that connection's shard may copy.
+    auto fn = std::make_shared<redis_connection::reply_fn>(std::move(cb));
+    auto wrapped = [this, alive, fn](redisReply* r) {
         if (!*alive) {
             return;  // stopping: the home shard may be going away
         }
@@ -265,8 +268,8 @@ void redis_cluster::run(const std::vector<std::string_view>& args, redis_connect
             spdlog::warn("cluster: Redis error: {}", reply_str(r));
             count_error();
         }
-        if (cb) {
-            cb(r != nullptr && r->type == REDIS_REPLY_ERROR ? nullptr : r);
+        if (*fn) {
+            (*fn)(r != nullptr && r->type == REDIS_REPLY_ERROR ? nullptr : r);
         }
     };
     if (!cmd_.command(args, wrapped)) {
@@ -617,8 +620,8 @@ void redis_cluster::track(const std::string& key, std::function<void()> done) {
 }
 
 void redis_cluster::load(const std::string& key, bool remove_missing, std::function<void()> done) {
-    subscribe_channel(channel_name(key), [this, key, remove_missing, done] {
-        run({"HGETALL", presence_hash(key)}, [this, key, remove_missing, done](redisReply* r) {
+    subscribe_channel(channel_name(key), [this, key, remove_missing, done = std::move(done)]() mutable {
+        run({"HGETALL", presence_hash(key)}, [this, key, remove_missing, done = std::move(done)](redisReply* r) {
             if (r == nullptr || r->type != REDIS_REPLY_ARRAY) {
                 hub::finish_load(home_, key, std::nullopt, false);  // keep what we know
                 done();
@@ -788,7 +791,9 @@ void redis_cluster::send(std::uint32_t app, const std::string& peer_id, const ne
     // Our own subscription (when this node has connections of the peer) counts in the reply.
     auto own = channels_.find(channel);
     const bool self_listening = own != channels_.end() && own->second.state == sub_state::subscribed;
-    run({"PUBLISH", channel, payload}, [done, self_listening](redisReply* r) {
+    // `done` may hold references to the sender's connection, which belong to its shard: moved
+    // along, never copied here.
+    run({"PUBLISH", channel, payload}, [done = std::move(done), self_listening](redisReply* r) {
         if (r == nullptr || r->type != REDIS_REPLY_INTEGER) {
             done(0, false);
             return;
