@@ -85,6 +85,9 @@ std::string phase_json(const phase_result& r) {
 int main(int argc, char** argv) {
     options opt;
     CLI::App app{"parley-load: load generator for Parley and its peers (bench/README.md)"};
+    // A later occurrence of an option overrides an earlier one (the scripts pass common
+    // arguments first, then a scenario's own).
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     std::map<std::string, target_kind> targets{{"parley", target_kind::parley},
                                                {"nats", target_kind::nats},
                                                {"peerjs", target_kind::peerjs},

@@ -16,7 +16,8 @@ N=${1:?usage: idle.sh N [targets...]}
 shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(parley)
-nofile=$(raise_limits)
+raise_limits >/dev/null
+nofile=$(ulimit -n)
 OUT=${OUT:-$bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
@@ -58,10 +59,10 @@ for target in "${targets[@]}"; do
     creds=()
     [ "$target" = parley ] && creds=(--kid "$PARLEY_KID" --secret "$PARLEY_SECRET")
     # Small socket buffers on the generator side so idle sockets don't autotune upward.
-    gen --target "$target" --scenario idle --port "$port" --idle "$count" --idle-first "$first" \
+    gen_bg --target "$target" --scenario idle --port "$port" --idle "$count" --idle-first "$first" \
       --sockbuf 4096 --connect-parallel 256 --setup-timeout 600 --ready-file "$tmp/ready-$k" \
-      "${creds[@]}" >"$tmp/gen-$k.log" 2>&1 &
-    gens+=($!)
+      "${creds[@]}" >"$tmp/gen-$k.log" 2>&1
+    gens+=("$GEN_PID")
   done
   pids+=("${gens[@]}")
   ok=1

@@ -111,6 +111,13 @@ gen() {
   taskset -c "$GEN_CORE" "$LOAD" "$@"
 }
 
+# Starts the generator in the background; its pid (the generator's own, not a subshell's, so
+# that stop_pids really stops it) goes to the variable GEN_PID. Redirect as for any command.
+gen_bg() {
+  taskset -c "$GEN_CORE" "$LOAD" "$@" &
+  GEN_PID=$!
+}
+
 # One JSON object describing the machine and the software measured.
 machine_json() {
   local cpu kernel mem

@@ -39,9 +39,9 @@ for s in "${scenarios[@]}"; do
   if [[ " $PROFILERS " == *" perf "* ]]; then
     log "perf: $s"
     p=$(start_parleyd 22080); pids=("$p")
-    gen --target parley --port 22080 "${creds[@]}" "${a[@]}" --warmup 1 --duration 6 \
-      --latency-duration 0 --server-pid "$p" >"$tmp/gen.log" 2>&1 &
-    g=$!
+    gen_bg --target parley --port 22080 "${creds[@]}" "${a[@]}" --warmup 1 --duration 6 \
+      --latency-duration 0 --server-pid "$p" >"$tmp/gen.log" 2>&1
+    g=$GEN_PID
     sleep 2.5  # set-up and warm-up
     perf record -q -e cpu-clock -F 2000 -g -p "$p" -o "$tmp/perf.data" -- sleep 4 2>/dev/null
     wait $g || true

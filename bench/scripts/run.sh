@@ -26,7 +26,8 @@ done
 command -v nats-server >/dev/null || { echo "nats-server missing: run scripts/bootstrap" >&2; exit 1; }
 [ -f "$bench/node_modules/peer/package.json" ] || { echo "npm peer missing: run scripts/bootstrap" >&2; exit 1; }
 
-nofile=$(raise_limits)
+raise_limits >/dev/null
+nofile=$(ulimit -n)
 OUT=${OUT:-$bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
