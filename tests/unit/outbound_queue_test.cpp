@@ -304,3 +304,57 @@ TEST(outbound_queue, immortal_frames_are_never_freed) {
     }
     EXPECT_EQ(p->payload(), "{\"type\":\"pong\"}");
 }
+
+// Fan-out queues a frame in many queues without a reference each, then adds them all at once.
+TEST(outbound_queue, push_unreffed_with_add_refs_balances) {
+    net::frame_ptr f = make("fan-out");
+    std::vector<net::outbound_queue> queues(5);
+    std::uint32_t queued = 0;
+    for (auto& q : queues) {
+        queued += q.push_unreffed(f.get(), 1 << 20) ? 1 : 0;
+    }
+    EXPECT_EQ(queued, 5u);
+    EXPECT_EQ(refs(f), 1u);  // nothing taken yet
+    f->add_refs(queued);
+    EXPECT_EQ(refs(f), 6u);
+    // Over the limit: refused, and no reference is owed.
+    net::outbound_queue full;
+    EXPECT_FALSE(full.push_unreffed(f.get(), 3));
+    EXPECT_TRUE(full.empty());
+    for (auto& q : queues) {
+        q.consume(q.bytes());
+    }
+    EXPECT_EQ(refs(f), 1u);
+}
+
+// A queue that fills and empties over and over (reusing rings freed by earlier rounds, of
+// several sizes) keeps order and frees every reference.
+TEST(outbound_queue, rings_are_reused_across_fill_and_drain) {
+    std::vector<net::frame_ptr> frames;
+    for (int i = 0; i < 300; ++i) {
+        frames.push_back(make("m" + std::to_string(i)));
+    }
+    net::outbound_queue a;
+    net::outbound_queue b;
+    for (int round = 0; round < 20; ++round) {
+        const int n = 1 + (round * 37) % 300;
+        std::string expect;
+        for (int i = 0; i < n; ++i) {
+            ASSERT_TRUE(a.push(frames[static_cast<std::size_t>(i)], 1 << 20));
+            ASSERT_TRUE(b.push(frames[static_cast<std::size_t>(n - 1 - i)], 1 << 20));
+            expect += wire(frames[static_cast<std::size_t>(i)]);
+        }
+        std::string got;
+        while (!a.empty()) {
+            std::string chunk = gathered(a, 7);
+            got += chunk;
+            a.consume(chunk.size());
+        }
+        EXPECT_EQ(got, expect);
+        b.consume(b.bytes());
+        EXPECT_TRUE(b.empty());
+        for (const auto& f : frames) {
+            ASSERT_EQ(refs(f), 1u);
+        }
+    }
+}

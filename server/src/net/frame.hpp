@@ -41,6 +41,8 @@ public:
     void make_immortal() { immortal_ = true; }
 
     void add_ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+    // Adds n references at once (fan-out takes one per recipient with a single atomic).
+    void add_refs(std::uint32_t n) { refs_.fetch_add(n, std::memory_order_relaxed); }
     // References currently held (for tests and assertions).
     std::uint32_t use_count() const { return refs_.load(std::memory_order_relaxed); }
     void release() {

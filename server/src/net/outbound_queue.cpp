@@ -2,27 +2,80 @@
 #include "net/outbound_queue.hpp"
 
 #include <cstring>
+#include <vector>
 
 namespace parley::net {
 
 namespace {
 // First ring size: enough for a burst of acks and deliveries without regrowing.
 constexpr std::uint32_t initial_capacity = 8;
+
+// Rings of queues that emptied, kept for reuse by the thread that freed them (a queue lives on
+// one shard thread): under fan-out every subscriber's queue fills and empties once per flush,
+// and going through malloc for its ring each time showed in profiles. Bounded per thread.
+class ring_pool {
+public:
+    ~ring_pool() {
+        for (auto& list : free_) {
+            for (frame** r : list) {
+                delete[] r;
+            }
+        }
+    }
+    frame** take(std::uint32_t cap) {
+        auto& list = free_[size_class(cap)];
+        if (list.empty()) {
+            return new frame*[cap];
+        }
+        frame** r = list.back();
+        list.pop_back();
+        bytes_ -= cap * sizeof(frame*);
+        return r;
+    }
+    void give(frame** r, std::uint32_t cap) {
+        if (r == nullptr) {
+            return;
+        }
+        const std::size_t size = cap * sizeof(frame*);
+        if (bytes_ + size > max_bytes) {
+            delete[] r;
+            return;
+        }
+        free_[size_class(cap)].push_back(r);
+        bytes_ += size;
+    }
+
+private:
+    static constexpr std::size_t max_bytes = 1 << 20;
+    static unsigned size_class(std::uint32_t cap) { return static_cast<unsigned>(__builtin_ctz(cap)); }
+    std::vector<frame**> free_[32];
+    std::size_t bytes_ = 0;
+};
+
+thread_local ring_pool rings;
 }  // namespace
 
 void outbound_queue::grow() {
     std::uint32_t cap = capacity_ == 0 ? initial_capacity : capacity_ * 2;
-    auto** ring = new frame*[cap];
+    frame** ring = rings.take(cap);
     for (std::uint32_t i = 0; i < count_; ++i) {
         ring[i] = ring_[(head_ + i) & (capacity_ - 1)];
     }
-    delete[] ring_;
+    rings.give(ring_, capacity_);
     ring_ = ring;
     capacity_ = cap;
     head_ = 0;
 }
 
 bool outbound_queue::push(const frame_ptr& f, std::size_t limit) {
+    if (!push_unreffed(f.get(), limit)) {
+        return false;
+    }
+    f->add_ref();
+    return true;
+}
+
+bool outbound_queue::push_unreffed(frame* f, std::size_t limit) {
     const std::size_t size = f->size();
     if (bytes_ + size > limit) {
         return false;
@@ -30,8 +83,7 @@ bool outbound_queue::push(const frame_ptr& f, std::size_t limit) {
     if (count_ == capacity_) {
         grow();
     }
-    f->add_ref();
-    ring_[(head_ + count_) & (capacity_ - 1)] = f.get();
+    ring_[(head_ + count_) & (capacity_ - 1)] = f;
     ++count_;
     bytes_ += size;
     return true;
@@ -66,7 +118,7 @@ void outbound_queue::consume(std::size_t n) {
     }
     if (count_ == 0) {
         // Idle connections hold no ring.
-        delete[] ring_;
+        rings.give(ring_, capacity_);
         ring_ = nullptr;
         capacity_ = 0;
         head_ = 0;
@@ -90,7 +142,7 @@ void outbound_queue::clear() {
     for (std::uint32_t i = 0; i < count_; ++i) {
         ring_[(head_ + i) & (capacity_ - 1)]->release();
     }
-    delete[] ring_;
+    rings.give(ring_, capacity_);
     ring_ = nullptr;
     capacity_ = 0;
     head_ = 0;

@@ -21,6 +21,9 @@ public:
     // Appends a reference to `f`. Returns false, without queuing, when the unsent bytes would
     // exceed `limit` (the caller treats the connection as a slow consumer).
     bool push(const frame_ptr& f, std::size_t limit);
+    // As push, but takes no reference: the caller adds one reference per successful call
+    // (frame::add_refs) before anything can run that might release the frame.
+    bool push_unreffed(frame* f, std::size_t limit);
 
     bool empty() const { return count_ == 0; }
     std::size_t frames() const { return count_; }

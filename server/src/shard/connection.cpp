@@ -33,7 +33,7 @@ namespace {
 // Reads per wakeup before yielding to other connections of the shard (fairness).
 constexpr int max_reads_per_wakeup = 16;
 // Frames gathered into one sendmsg.
-constexpr std::size_t max_iov = 64;
+constexpr std::size_t max_iov = 1024;
 // Admission must finish within 5 s of the upgrade (section 3).
 constexpr std::chrono::milliseconds admission_timeout{5000};
 // After a close frame, wait this long for the peer's (section 12).
@@ -726,10 +726,16 @@ void connection::reply_error(error_code code, std::string_view message,
 // ---------------------------------------------------------------- output
 
 void connection::enqueue(const net::frame_ptr& f, metrics::tx_type type) {
-    if (state_ == state::closing || state_ == state::closed || slow_) {
-        return;
+    if (enqueue_unreffed(f.get(), type)) {
+        f->add_ref();
     }
-    if (!out_.push(f, shard_.cfg().server.outbound_buffer_limit)) {
+}
+
+bool connection::enqueue_unreffed(net::frame* f, metrics::tx_type type) {
+    if (state_ == state::closing || state_ == state::closed || slow_) {
+        return false;
+    }
+    if (!out_.push_unreffed(f, shard_.cfg().server.outbound_buffer_limit)) {
         // Section 9.5: a slow consumer. Close later: the caller may be iterating shard state.
         slow_ = true;
         shard_.stats().slow_consumer_closes.add();
@@ -738,7 +744,7 @@ void connection::enqueue(const net::frame_ptr& f, metrics::tx_type type) {
             self.c->slow_ = false;
             self.c->close(1008, "slow_consumer");
         });
-        return;
+        return false;
     }
     if (type != metrics::tx_type::count) {
         shard_.stats().frames_sent[static_cast<std::size_t>(type)].add();
@@ -747,6 +753,7 @@ void connection::enqueue(const net::frame_ptr& f, metrics::tx_type type) {
         dirty_ = true;
         shard_.mark_dirty(this);
     }
+    return true;
 }
 
 void connection::wait_writable() {

@@ -66,6 +66,9 @@ public:
     // Queues a frame for this client. Over the outbound limit the connection is closed as a slow
     // consumer — deferred, never inside this call, since callers may be iterating shard state.
     void enqueue(const net::frame_ptr& f, metrics::tx_type type);
+    // As enqueue, but takes no reference to `f`: returns true when the frame was queued, and the
+    // caller then adds the reference (fan-out adds all of them with one frame::add_refs).
+    bool enqueue_unreffed(net::frame* f, metrics::tx_type type);
     // Writes queued frames (called by the shard once per batch of work).
     void flush();
     // Server-initiated close (close frame, then wait up to 5 s for the client's).

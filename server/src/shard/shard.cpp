@@ -216,12 +216,28 @@ std::int64_t shard::deliver_message(const publish_msg& m) {
         if (cit == local_channels_.end()) {
             return 0;
         }
+        // One atomic reference update per frame for the whole fan-out, not one per recipient:
+        // `m` holds its own references until after add_refs, and nothing here releases.
+        std::uint32_t plain_refs = 0;
+        std::uint32_t meta_refs = 0;
+        net::frame* plain = m.plain.get();
+        net::frame* with_meta = m.with_meta.get();
         for (const local_sub& s : cit->second) {
             if (s.conn->id() == m.exclude) {
                 continue;
             }
-            s.conn->enqueue(s.sender_metadata ? m.with_meta : m.plain, metrics::tx_type::message);
+            if (s.sender_metadata && with_meta != plain) {
+                meta_refs += s.conn->enqueue_unreffed(with_meta, metrics::tx_type::message) ? 1 : 0;
+            } else {
+                plain_refs += s.conn->enqueue_unreffed(plain, metrics::tx_type::message) ? 1 : 0;
+            }
             ++delivered;
+        }
+        if (plain_refs != 0) {
+            plain->add_refs(plain_refs);
+        }
+        if (meta_refs != 0) {
+            with_meta->add_refs(meta_refs);
         }
         stats_.deliveries.add(delivered);
         return delivered;
