@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -119,6 +120,73 @@ bool generator::setup(const std::vector<std::pair<role, std::uint32_t>>& plan) {
         std::fprintf(stderr, "setup: %zu connections ready in %.2f s\n", plan.size(), secs);
     }
     return true;
+}
+
+// Cross-node fanout (--publish-port): a subscriber's ack says that its node has the subscription,
+// not that a publish on the other node reaches it. The Redis engine acks a subscribe once the
+// node's Redis SUBSCRIBE is confirmed, but a node not (yet) connected to Redis acks it locally and
+// resubscribes later, and the publishing node drops publishes while it is not connected. So
+// before measuring: one probe publish every 50 ms until every subscriber has received one (as
+// tests/cluster/throughput.mjs does), then up to 200 ms for the probes still in flight; probes
+// that were lost are written off, so that neither the window nor the drain waits for them. No
+// probe is counted in any phase: each phase starts from zeroed counters.
+bool generator::await_cross_node() {
+    const std::int64_t start = now_ns();
+    const std::int64_t deadline = start + static_cast<std::int64_t>(opt_.setup_timeout * 1e9);
+    std::int64_t next_probe = start;
+    std::uint64_t probes = 0;
+    for (;;) {
+        std::size_t waiting = 0;
+        for (const auto& c : conns_) {
+            if (c->r == role::subscriber && (c->state != cstate::ready || c->last_seq == 0)) {
+                ++waiting;
+            }
+        }
+        if (waiting == 0) {
+            break;
+        }
+        std::int64_t now = now_ns();
+        if (g_stop != 0 || now > deadline) {
+            std::fprintf(stderr,
+                         "setup failed: %zu subscribers received no cross-node probe "
+                         "after %.1f s (%llu probes)\n",
+                         waiting, static_cast<double>(now - start) / 1e9,
+                         static_cast<unsigned long long>(probes));
+            return false;
+        }
+        if (now >= next_probe) {
+            send_one(now);
+            ++probes;
+            next_probe = now + 50000000LL;
+        }
+        poll_once(std::min<std::int64_t>(next_probe - now, 10000000));
+    }
+    const std::int64_t settle_end = now_ns() + 200000000LL;
+    while (expected_ > delivered_total_ && now_ns() < settle_end && g_stop == 0) {
+        poll_once(10000000);
+    }
+    expected_ = delivered_total_;
+    if (opt_.verbose) {
+        std::fprintf(stderr, "setup: cross-node delivery effective after %.2f s, %llu probes\n",
+                     static_cast<double>(now_ns() - start) / 1e9,
+                     static_cast<unsigned long long>(probes));
+    }
+    return true;
+}
+
+// CPU seconds of the server process and of --more-server-pids together, or -1 when one is unknown.
+double generator::server_cpu_seconds() const {
+    double total = cpu_seconds_of(opt_.server_pid);
+    std::istringstream more(opt_.more_server_pids);
+    std::string pid;
+    while (total >= 0 && std::getline(more, pid, ',')) {
+        if (pid.empty()) {
+            continue;
+        }
+        double s = cpu_seconds_of(std::atoi(pid.c_str()));
+        total = s < 0 ? -1 : total + s;
+    }
+    return total;
 }
 
 void generator::fill_payload(std::int64_t stamp_ns) {
@@ -274,7 +342,7 @@ phase_result generator::measure(const std::string& name, double seconds, bool se
         end += 500000000LL;
     }
     double cpu0 = cpu_seconds_self();
-    double srv0 = cpu_seconds_of(opt_.server_pid);
+    double srv0 = server_cpu_seconds();
     std::int64_t last_progress = t0;
     std::uint64_t last_bytes = 0;
     std::int64_t now = t0;
@@ -291,7 +359,7 @@ phase_result generator::measure(const std::string& name, double seconds, bool se
             hist_.reset();
             t0 = now;
             cpu0 = cpu_seconds_self();
-            srv0 = cpu_seconds_of(opt_.server_pid);
+            srv0 = server_cpu_seconds();
         }
         if (c_.bytes_in != last_bytes) {
             last_bytes = c_.bytes_in;
@@ -309,7 +377,7 @@ phase_result generator::measure(const std::string& name, double seconds, bool se
     r.p999 = hist_.quantile(0.999);
     r.pmax = hist_.max();
     r.gen_cpu = (cpu_seconds_self() - cpu0) / r.seconds;
-    double srv1 = cpu_seconds_of(opt_.server_pid);
+    double srv1 = server_cpu_seconds();
     if (srv0 >= 0 && srv1 >= 0) {
         r.server_cpu = (srv1 - srv0) / r.seconds;
     }
@@ -354,6 +422,10 @@ int generator::run_traffic() {
         if (r == role::publisher || r == role::sender) {
             senders_.push_back(id);
         }
+    }
+    if (opt_.scenario == scenario_kind::fanout && opt_.publish_port > 0 &&
+        opt_.publish_port != opt_.port && !await_cross_node()) {
+        return 1;
     }
     auto drain = [&](double seconds) {
         mode_ = mode::idle;

@@ -40,6 +40,13 @@ bool starts_with(std::string_view s, std::string_view p) {
     return s.size() >= p.size() && s.substr(0, p.size()) == p;
 }
 
+// starts_with for a string literal: the length is a constant, so the comparison is inlined
+// (the generic one calls memcmp, which showed in the generator's profile at max rate).
+template <std::size_t N>
+bool starts_with_lit(std::string_view s, const char (&lit)[N]) {
+    return s.size() >= N - 1 && std::memcmp(s.data(), lit, N - 1) == 0;
+}
+
 // Eight ASCII digits at p to their value (SWAR, after Lemire); ~0 when one is not a digit.
 std::uint64_t parse8(const char* p) {
     std::uint64_t v;
@@ -55,10 +62,12 @@ std::uint64_t parse8(const char* p) {
     return v;
 }
 
-// A fixed-width decimal field of 4 + 8k digits (the payload's stamp and sequence number).
-std::uint64_t parse_field(const char* p, int width) {
+// A fixed-width decimal field of 4 + 8k digits (the payload's stamp and sequence number); the
+// width is a template argument so that the loops unroll.
+template <int width>
+std::uint64_t parse_field(const char* p) {
     std::uint64_t v = 0;
-    int head = width % 8;
+    constexpr int head = width % 8;
     for (int i = 0; i < head; ++i) {
         if (p[i] < '0' || p[i] > '9') {
             return ~0ULL;
@@ -141,6 +150,13 @@ std::string generator::channel_name(std::uint32_t index) const {
 
 std::string generator::peer_name(std::uint32_t index) const { return "p" + std::to_string(index); }
 
+int generator::port_of(const conn& c) const {
+    if (c.r == role::publisher && opt_.scenario == scenario_kind::fanout && opt_.publish_port > 0) {
+        return opt_.publish_port;
+    }
+    return opt_.port;
+}
+
 std::uint32_t generator::open_conn(role r, std::uint32_t group) {
     auto c = std::make_unique<conn>();
     c->r = r;
@@ -177,7 +193,7 @@ void generator::start_connect(std::uint32_t id) {
     }
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
-    dst.sin_port = htons(static_cast<std::uint16_t>(opt_.port));
+    dst.sin_port = htons(static_cast<std::uint16_t>(port_of(c)));
     ::inet_pton(AF_INET, opt_.host.c_str(), &dst.sin_addr);
     c.fd = fd;
     c.state = cstate::connecting;
@@ -254,7 +270,7 @@ std::string generator::upgrade_request(std::uint32_t id) const {
         default:
             path = "/";
     }
-    return "GET " + path + " HTTP/1.1\r\nHost: " + opt_.host + ":" + std::to_string(opt_.port) +
+    return "GET " + path + " HTTP/1.1\r\nHost: " + opt_.host + ":" + std::to_string(port_of(c)) +
            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 }
@@ -577,12 +593,12 @@ void generator::became_ready(std::uint32_t id) {
 }
 
 void generator::on_delivery(std::uint32_t id, std::string_view data) {
-    if (data.size() != payload_.size() || !starts_with(data, R"({"t":")")) {
+    if (data.size() != payload_.size() || !starts_with_lit(data, R"({"t":")")) {
         ++errors_["payload altered in transit"];
         return;
     }
-    std::uint64_t stamp = parse_field(data.data() + stamp_at_, 20);
-    std::uint64_t seq = parse_field(data.data() + seq_at_, 12);
+    std::uint64_t stamp = parse_field<20>(data.data() + stamp_at_);
+    std::uint64_t seq = parse_field<12>(data.data() + seq_at_);
     if (stamp == ~0ULL || seq == ~0ULL) {
         ++errors_["payload altered in transit"];
         return;
@@ -608,9 +624,9 @@ void generator::on_json(std::uint32_t id, std::string_view text) {
     // The others, and every other frame, go through the full JSON syntax check below.
     if (--validate_tick_ > 0 && opt_.target != target_kind::peerjs &&
         text.size() > payload_.size() + 8 &&
-        (starts_with(text, R"({"type":"message",)") || starts_with(text, R"({"type":"direct",)"))) {
+        (starts_with_lit(text, R"({"type":"message",)") || starts_with_lit(text, R"({"type":"direct",)"))) {
         std::string_view tail = text.substr(text.size() - payload_.size() - 8);
-        if (starts_with(tail, R"("data":)") && tail.back() == '}') {
+        if (starts_with_lit(tail, R"("data":)") && tail.back() == '}') {
             on_delivery(id, tail.substr(7, payload_.size()));
             return;
         }

@@ -22,6 +22,9 @@ struct options {
     scenario_kind scenario = scenario_kind::fanout;
     std::string host = "127.0.0.1";
     int port = 0;
+    // fanout: the publisher connects to this port, the subscribers to `port` (0: `port` too); the
+    // cluster scenario publishes on one node and subscribes on another.
+    int publish_port = 0;
     // Source addresses 127.0.0.<src_first> .. 127.0.0.<src_last>, round-robin per connection.
     int src_first = 2;
     int src_last = 254;
@@ -65,8 +68,14 @@ struct options {
     std::string kid;  // secret key id and secret (JWT for direct, connect, idle)
     std::string secret;
     std::string label;
+    // Written as the JSON line's target instead of the protocol's name (the cluster scenario
+    // tells its single-node and two-node runs apart by it); empty: the protocol's name.
+    std::string target_name;
     std::string json_out;  // append one JSON line per run here
     int server_pid = 0;    // to report the server's CPU use per phase
+    // More processes whose CPU use is added to server_pid's (comma-separated pids): the cluster
+    // scenario's nodes and redis-server, which share the server core.
+    std::string more_server_pids;
     // Deliveries: one in this many gets the full JSON syntax check (1: all of them); the others
     // are checked by position and byte-exact payload only.
     int validate_every = 16;
@@ -155,6 +164,7 @@ private:
     void subscribe(std::uint32_t id, std::string_view channel, std::string_view request_id);
     void became_ready(std::uint32_t id);
     void on_delivery(std::uint32_t id, std::string_view data);
+    int port_of(const conn& c) const;
 
     // ---- drivers (drivers.cpp)
     int run_traffic();
@@ -162,6 +172,8 @@ private:
     int run_connect();
     int run_idle();
     bool setup(const std::vector<std::pair<role, std::uint32_t>>& plan);
+    bool await_cross_node();
+    double server_cpu_seconds() const;
     // Sends one message from the next sender (the same one again when `stay`).
     void send_one(std::int64_t stamp_ns, bool stay = false);
     void drive(std::int64_t now);

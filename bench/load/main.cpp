@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
         ->transform(CLI::CheckedTransformer(scenarios, CLI::ignore_case));
     app.add_option("--host", opt.host, "server address");
     app.add_option("--port", opt.port, "server port")->required();
+    app.add_option("--publish-port", opt.publish_port,
+                   "fanout: port of the publisher's server (default: --port, the subscribers')");
     app.add_option("--src-first", opt.src_first, "first source address 127.0.0.N");
     app.add_option("--src-last", opt.src_last, "last source address 127.0.0.N");
     app.add_option("--subscribers", opt.subscribers, "fanout: subscribers of the one channel");
@@ -137,8 +139,12 @@ int main(int argc, char** argv) {
     app.add_option("--kid", opt.kid, "Parley secret key id (JWT kid)");
     app.add_option("--secret", opt.secret, "Parley secret key (JWT HS256 key)");
     app.add_option("--label", opt.label, "free text recorded in the JSON line");
+    app.add_option("--target-name", opt.target_name,
+                   "target recorded in the JSON line (default: the --target protocol's name)");
     app.add_option("--json", opt.json_out, "append the result as one JSON line to this file");
     app.add_option("--server-pid", opt.server_pid, "report this process's CPU use per phase");
+    app.add_option("--more-server-pids", opt.more_server_pids,
+                   "comma-separated pids whose CPU use is added to --server-pid's");
     app.add_option("--validate-every", opt.validate_every,
                    "full JSON check of one delivery in N (1: every delivery)");
     app.add_flag("--verbose", opt.verbose, "log set-up progress and failures");
@@ -152,7 +158,8 @@ int main(int argc, char** argv) {
     generator gen(opt);
     rc = gen.run();
 
-    std::printf("%-9s %-6s %-14s", name_of(opt.scenario), name_of(opt.target), opt.label.c_str());
+    const std::string target_name = opt.target_name.empty() ? name_of(opt.target) : opt.target_name;
+    std::printf("%-9s %-6s %-14s", name_of(opt.scenario), target_name.c_str(), opt.label.c_str());
     std::printf("\n%-8s %6s %11s %12s %9s %9s %9s %9s %6s %6s\n", "phase", "secs", "sent/s",
                 "delivered/s", "p50_us", "p99_us", "p999_us", "max_us", "gen%", "srv%");
     for (const auto& r : gen.results()) {
@@ -190,7 +197,7 @@ int main(int argc, char** argv) {
         char when[32];
         std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
         o << "{\"time\":\"" << when << "\",\"scenario\":\"" << name_of(opt.scenario)
-          << "\",\"target\":\"" << name_of(opt.target) << "\",\"label\":\""
+          << "\",\"target\":\"" << json_escape(target_name) << "\",\"label\":\""
           << json_escape(opt.label) << "\",\"subscribers\":" << opt.subscribers
           << ",\"connections\":" << opt.connections << ",\"channels\":" << opt.channels
           << ",\"publishers\":" << opt.publishers << ",\"pairs\":" << opt.pairs

@@ -66,6 +66,46 @@ start_parleyd() {
   echo $pid
 }
 
+# start_parleyd_redis PORT NODE_ID REDIS_PORT [NAME]: parleyd as start_parleyd, one node of a
+# cluster sharing the redis-server on REDIS_PORT ([engine] type = "redis", appended to a copy of
+# parley-bench.toml in $tmp; every node of a cluster gets its own NODE_ID). Waits until /readyz
+# answers 200, i.e. the node is connected to Redis.
+start_parleyd_redis() {
+  local port=$1 node=$2 redis_port=$3 name=${4:-parleyd-$2}
+  { cat "$bench/parley-bench.toml"
+    printf '\n[engine]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\nprefix = "bench"\nnode_id = "%s"\n' \
+      "$redis_port" "$node"
+  } >"$tmp/$name.toml"
+  taskset -c "$SERVER_CORE" "$PARLEYD" --config "$tmp/$name.toml" \
+    --listen "127.0.0.1:$port" --threads 1 >"$tmp/$name.log" 2>&1 &
+  local pid=$!
+  wait_listening "$tmp/$name.log" $pid || { kill -TERM "$pid" 2>/dev/null; return 1; }
+  for _ in $(seq 200); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && { echo $pid; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$tmp/$name.log" >&2
+  kill -TERM "$pid" 2>/dev/null || true
+  return 1
+}
+
+# redis-server on 127.0.0.1:PORT, nothing saved, on the server core.
+start_redis() {
+  local port=$1 name=${2:-redis}
+  taskset -c "$SERVER_CORE" redis-server --port "$port" --save '' --appendonly no \
+    --bind 127.0.0.1 >"$tmp/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 200); do
+    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && { echo $pid; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$tmp/$name.log" >&2
+  kill -TERM "$pid" 2>/dev/null || true
+  return 1
+}
+
 # nats-server with its WebSocket listener on PORT (client port PORT+1), one Go thread.
 start_nats() {
   local port=$1 name=${2:-nats}

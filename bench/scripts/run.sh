@@ -5,7 +5,7 @@
 #
 #   bench/scripts/run.sh                 the standard set (make bench)
 #   RUNS=3 bench/scripts/run.sh fanout   only some scenarios: fanout channels direct
-#                                        presence-churn connect idle
+#                                        presence-churn connect cluster idle
 # Environment: RUNS (5), WARMUP (0.5 s), DURATION (2 s), LATENCY (2 s, at LAT_FRACTION 0.5 of
 # each server's own max), IDLE_N ("100000"; e.g. "100000 250000 1000000"), OUT (result dir).
 set -euo pipefail
@@ -18,7 +18,7 @@ LATENCY=${LATENCY:-2}
 LAT_FRACTION=${LAT_FRACTION:-0.5}
 IDLE_N=${IDLE_N:-100000}
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(fanout channels direct presence-churn connect idle)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(fanout channels direct presence-churn connect cluster idle)
 
 for f in "$PARLEYD" "$LOAD" "$LIMIT"; do
   [ -x "$f" ] || { echo "missing $f: run make bench (or cmake --build build/release)" >&2; exit 1; }
@@ -112,6 +112,28 @@ for scenario in "${scenarios[@]}"; do
         run_one parley "$p" 20080 "connect run=$i" --scenario connect --concurrency 64
       done
       stop_pids "${pids[@]}"; pids=()
+      ;;
+    cluster)
+      # fanout-100 on one node (memory engine) against two nodes sharing one redis-server, the
+      # publisher on node A and the subscribers on node B, so every message goes A -> Redis -> B;
+      # the generator waits until probes published on A reach every subscriber on B before
+      # measuring. Runs alternate single, two nodes; both are target parley in the generator, told
+      # apart in runs.jsonl by --target-name (parley-single, parley-redis). Every server is pinned
+      # to the one server core, as for the other scenarios: the two-node figure therefore includes
+      # Redis's and both nodes' CPU on that one core, and its srv% is A + B + redis-server.
+      command -v redis-server >/dev/null || { echo "redis-server missing: run scripts/bootstrap" >&2; exit 1; }
+      p=$(start_parleyd 20080); pids=("$p")
+      r=$(start_redis 20379); pids+=("$r")
+      a=$(start_parleyd_redis 20081 bench-a 20379); pids+=("$a")
+      b=$(start_parleyd_redis 20082 bench-b 20379); pids+=("$b")
+      for i in $(seq "$RUNS"); do
+        log "cluster run $i/$RUNS"
+        run_one parley "$p" 20080 "cluster run=$i" --scenario fanout --subscribers 100 \
+          --target-name parley-single
+        run_one parley "$b" 20082 "cluster run=$i" --scenario fanout --subscribers 100 \
+          --publish-port 20081 --more-server-pids "$a,$r" --target-name parley-redis
+      done
+      stop_pids "$p" "$a" "$b"; stop_pids "$r"; pids=()  # the nodes before their Redis
       ;;
     idle)
       for n in $IDLE_N; do

@@ -54,6 +54,15 @@ const figures = {
   ],
 };
 
+// The cluster scenario: fanout runs labelled "cluster run=N" against one node and against two
+// nodes through Redis, told apart by the target the generator wrote (--target-name). Row titles,
+// and its ratio is taken two nodes over one node.
+const titles = { 'parley-single': 'single node', 'parley-redis': 'two nodes via Redis' };
+const notes = {
+  cluster: 'Publisher on node A, subscribers on node B. Targets (BENCH.md): two nodes ≥ 0.50 of single node; p99 ≤ 5 ms through Redis at 50 % load. ' +
+    'Every server runs on the one server core: the two-node srv% is node A + node B + redis-server together.',
+};
+
 const out = [];
 const csv = ['scenario,target,run,figure,value'];
 out.push(`# Benchmark results ${machine.date ?? ''}`);
@@ -72,6 +81,10 @@ for (const key of keys) {
   const targets = [...new Set(rs.map((r) => r.target))];
   out.push(`## ${key}`);
   out.push('');
+  if (notes[key]) {
+    out.push(notes[key]);
+    out.push('');
+  }
   out.push(`| target | ${figs.map((f) => f[0]).join(' | ')} | gen% | srv% | errors |`);
   out.push(`|---|${figs.map(() => '---:').join('|')}|---:|---:|---|`);
   for (const t of targets) {
@@ -83,26 +96,29 @@ for (const key of keys) {
     for (const r of tr) for (const [k, v] of Object.entries(r.errors)) errs[k] = (errs[k] ?? 0) + v;
     const bad = tr.filter((r) => r.rc !== 0).length;
     const errText = [bad ? `${bad} run(s) failed` : '', ...Object.entries(errs).map(([k, v]) => `${k}: ${v}`)].filter(Boolean).join('; ') || '';
-    out.push(`| ${t} | ${cells.join(' | ')} | ${gen.toFixed(0)} | ${srv.toFixed(0)} | ${errText} |`);
+    out.push(`| ${titles[t] ?? t} | ${cells.join(' | ')} | ${gen.toFixed(0)} | ${srv.toFixed(0)} | ${errText} |`);
     for (const r of tr) {
       figs.forEach(([name, get]) => { const v = get(r); if (v !== undefined) csv.push(`${key},${t},${runIndex(r)},${name},${v}`); });
     }
   }
-  // Ratios run by run: Parley's figure over each peer's in the same round.
+  // Ratios run by run: Parley's figure over each peer's in the same round (cluster: two nodes
+  // over one node).
   const head = figs[0];
-  if (head && targets.includes('parley')) {
-    for (const peer of targets.filter((t) => t !== 'parley')) {
+  const pairs = key === 'cluster' ? [['parley-redis', 'parley-single']]
+    : targets.includes('parley') ? targets.filter((t) => t !== 'parley').map((peer) => ['parley', peer]) : [];
+  if (head) {
+    for (const [num, den] of pairs) {
       const ratios = [];
-      for (const r of rs.filter((x) => x.target === 'parley')) {
-        const other = rs.find((x) => x.target === peer && runIndex(x) === runIndex(r));
+      for (const r of rs.filter((x) => x.target === num)) {
+        const other = rs.find((x) => x.target === den && runIndex(x) === runIndex(r));
         const a = head[1](r);
         const b = other && head[1](other);
         if (a && b) ratios.push(a / b);
       }
       if (ratios.length) {
         out.push('');
-        out.push(`Parley / ${peer} (${head[0]}), run by run: ${ratios.map((x) => x.toFixed(2)).join(', ')} — median ${median(ratios).toFixed(2)}`);
-        ratios.forEach((x, i) => csv.push(`${key},parley/${peer},${i + 1},ratio ${head[0]},${x}`));
+        out.push(`${num === 'parley' ? 'Parley' : titles[num] ?? num} / ${titles[den] ?? den} (${head[0]}), run by run: ${ratios.map((x) => x.toFixed(2)).join(', ')} — median ${median(ratios).toFixed(2)}`);
+        ratios.forEach((x, i) => csv.push(`${key},${num}/${den},${i + 1},ratio ${head[0]},${x}`));
       }
     }
   }
