@@ -6,15 +6,15 @@
 #   bench/scripts/run.sh                 the standard set (make bench)
 #   RUNS=3 bench/scripts/run.sh fanout   only some scenarios: fanout channels direct
 #                                        presence-churn connect cluster idle
-# Environment: RUNS (5), WARMUP (0.5 s), DURATION (2 s), LATENCY (2 s, at LAT_FRACTION 0.5 of
+# Environment: RUNS (5), WARMUP (0.5 s), DURATION (1.5 s), LATENCY (1.5 s, at LAT_FRACTION 0.5 of
 # each server's own max), IDLE_N ("100000"; e.g. "100000 250000 1000000"), OUT (result dir).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-0.5}
-DURATION=${DURATION:-2}
-LATENCY=${LATENCY:-2}
+DURATION=${DURATION:-1.5}
+LATENCY=${LATENCY:-1.5}
 LAT_FRACTION=${LAT_FRACTION:-0.5}
 IDLE_N=${IDLE_N:-100000}
 scenarios=("$@")
@@ -53,7 +53,7 @@ run_one() {
   fi
   gen --target "$target" --port "$port" --server-pid "$pid" --label "$label" "${creds[@]}" \
     "${common[@]}" "$@" 2>&1 | sed 's/^/    /' >&2 || log "run failed: $target $label"
-  sleep 0.5  # let the server close the previous run's connections
+  sleep 0.3  # let the server close the previous run's connections
 }
 
 for scenario in "${scenarios[@]}"; do

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
 #include <cerrno>
@@ -32,6 +33,24 @@ namespace {
 
 // Reads per wakeup before yielding to other connections of the shard (fairness).
 constexpr int max_reads_per_wakeup = 16;
+// The allocator of the socket waits. An idle connection always has a read wait pending, and
+// Asio's default (a per-thread cache of recycled blocks) would hand it whatever larger block an
+// earlier operation of the thread left, such as the HTTP session's read (about 250 bytes held
+// by every idle connection); this one allocates the wait's exact size.
+template <class T>
+struct exact_allocator {
+    using value_type = T;
+    exact_allocator() = default;
+    template <class U>
+    exact_allocator(const exact_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+    template <class U>
+    bool operator==(const exact_allocator<U>&) const noexcept { return true; }
+    template <class U>
+    bool operator!=(const exact_allocator<U>&) const noexcept { return false; }
+};
+
 // Frames gathered into one sendmsg.
 constexpr std::size_t max_iov = 1024;
 // Admission must finish within 5 s of the upgrade (section 3).
@@ -239,13 +258,14 @@ void connection::wait_readable() {
         return;
     }
     reading_ = true;
-    socket_.async_wait(socket_t::wait_read, [self = ref(this)](const boost::system::error_code& ec) {
-        connection* c = self.c;
-        c->reading_ = false;
-        if (!ec) {
-            c->on_readable();
-        }
-    });
+    socket_.async_wait(socket_t::wait_read, boost::asio::bind_allocator(exact_allocator<void>{},
+        [self = ref(this)](const boost::system::error_code& ec) {
+            connection* c = self.c;
+            c->reading_ = false;
+            if (!ec) {
+                c->on_readable();
+            }
+        }));
 }
 
 long connection::transport_read(char* buf, std::size_t size) {
@@ -761,18 +781,19 @@ void connection::wait_writable() {
         return;
     }
     writing_ = true;
-    socket_.async_wait(socket_t::wait_write, [self = ref(this)](const boost::system::error_code& ec) {
-        connection* c = self.c;
-        c->writing_ = false;
-        if (ec) {
-            return;
-        }
-        if (c->read_wants_write_) {
-            c->read_wants_write_ = false;
-            c->on_readable();
-        }
-        c->flush();
-    });
+    socket_.async_wait(socket_t::wait_write, boost::asio::bind_allocator(exact_allocator<void>{},
+        [self = ref(this)](const boost::system::error_code& ec) {
+            connection* c = self.c;
+            c->writing_ = false;
+            if (ec) {
+                return;
+            }
+            if (c->read_wants_write_) {
+                c->read_wants_write_ = false;
+                c->on_readable();
+            }
+            c->flush();
+        }));
 }
 
 long connection::transport_write(bool& full) {
