@@ -7,6 +7,7 @@ build=${PARLEY_BENCH_BUILD:-$root/build/release}
 PARLEYD=$build/server/parleyd
 LOAD=$build/bench/parley-load
 LIMIT=$build/bench/parley-limit
+MICRO=$build/bench/parley-micro
 SERVER_CORE=${SERVER_CORE:-0}
 GEN_CORE=${GEN_CORE:-1}
 PARLEY_KEY=pk_live_benchfanout000000000000000000000000

@@ -5,7 +5,7 @@
 #
 #   bench/scripts/run.sh                 the standard set (make bench)
 #   RUNS=3 bench/scripts/run.sh fanout   only some scenarios: fanout channels direct
-#                                        presence-churn connect cluster idle
+#                                        presence-churn connect cluster idle micro
 # Environment: RUNS (5), WARMUP (0.5 s), DURATION (1.5 s), LATENCY (1.5 s, at LAT_FRACTION 0.5 of
 # each server's own max), IDLE_N ("100000"; e.g. "100000 250000 1000000"), OUT (result dir).
 set -euo pipefail
@@ -18,9 +18,9 @@ LATENCY=${LATENCY:-1.5}
 LAT_FRACTION=${LAT_FRACTION:-0.5}
 IDLE_N=${IDLE_N:-100000}
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(fanout channels direct presence-churn connect cluster idle)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(fanout channels direct presence-churn connect cluster idle micro)
 
-for f in "$PARLEYD" "$LOAD" "$LIMIT"; do
+for f in "$PARLEYD" "$LOAD" "$LIMIT" "$MICRO"; do
   [ -x "$f" ] || { echo "missing $f: run make bench (or cmake --build build/release)" >&2; exit 1; }
 done
 command -v nats-server >/dev/null || { echo "nats-server missing: run scripts/bootstrap" >&2; exit 1; }
@@ -139,6 +139,12 @@ for scenario in "${scenarios[@]}"; do
       for n in $IDLE_N; do
         OUT=$OUT "$bench/scripts/idle.sh" "$n" parley nats || log "idle $n failed"
       done
+      ;;
+    micro)
+      # The hot-path micro-benchmarks (Google Benchmark), on the server core.
+      log "micro-benchmarks"
+      taskset -c "$SERVER_CORE" "$MICRO" --benchmark_min_time=0.3 --benchmark_out="$OUT/micro.json" \
+        --benchmark_out_format=json 2>&1 | grep -E '^bm_' | sed 's/^/    /' >&2 || log "micro-benchmarks failed"
       ;;
     *)
       echo "unknown scenario $scenario" >&2; exit 2 ;;

@@ -138,5 +138,20 @@ if (idle.length) {
   out.push('');
 }
 
+const microFile = join(dir, 'micro.json');
+if (existsSync(microFile)) {
+  const micro = JSON.parse(readFileSync(microFile, 'utf8'));
+  out.push('## micro-benchmarks');
+  out.push('');
+  out.push('| benchmark | ns per iteration (CPU) | items/s |');
+  out.push('|---|---:|---:|');
+  for (const b of micro.benchmarks ?? []) {
+    const ns = b.time_unit === 'ns' ? b.cpu_time : b.time_unit === 'us' ? b.cpu_time * 1e3 : b.cpu_time * 1e6;
+    out.push(`| ${b.name}${b.label ? ` (${b.label})` : ''} | ${ns.toFixed(0)} | ${b.items_per_second ? fmt(b.items_per_second) : '–'} |`);
+    csv.push(`micro,${b.name},1,ns per iteration,${ns}`);
+  }
+  out.push('');
+}
+
 writeFileSync(join(dir, 'results.csv'), csv.join('\n') + '\n');
 console.log(out.join('\n'));
