@@ -1,6 +1,8 @@
 // hiredis on Asio; see redis_connection.hpp.
 #include "engine/redis/redis_connection.hpp"
 
+#include <sys/ioctl.h>
+
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -12,6 +14,8 @@ namespace {
 // outage does not hammer it.
 constexpr std::chrono::milliseconds min_backoff{100};
 constexpr std::chrono::milliseconds max_backoff{2000};
+// Reads of 16 KB (hiredis's unit) per readiness wakeup, at most, before other work runs.
+constexpr int max_reads_per_wakeup = 16;
 }  // namespace
 
 redis_address parse_redis_url(const std::string& url) {
@@ -256,7 +260,20 @@ void redis_connection::wait_read() {
                         if (ec || ac_ == nullptr) {
                             return;
                         }
-                        redisAsyncHandleRead(ac_);  // may free the context (disconnect)
+                        // hiredis reads at most 16 KB per call. Read on while more is waiting
+                        // (bounded, for fairness), so that every message of a burst is delivered
+                        // before the shard's flush pass: subscribers then get one large
+                        // gathered write per burst instead of one per 16 KB.
+                        for (int reads = 0; reads < max_reads_per_wakeup; ++reads) {
+                            redisAsyncHandleRead(ac_);  // may free the context (disconnect)
+                            if (alive.expired() || ac_ == nullptr || !fd_) {
+                                break;
+                            }
+                            int waiting = 0;
+                            if (::ioctl(fd_->native_handle(), FIONREAD, &waiting) != 0 || waiting <= 0) {
+                                break;
+                            }
+                        }
                         if (!alive.expired()) {
                             wait_read();
                         }
