@@ -64,15 +64,28 @@ std::uint64_t parse8(const char* p) {
 
 // A fixed-width decimal field of 4 + 8k digits (the payload's stamp and sequence number); the
 // width is a template argument so that the loops unroll.
+// Four ASCII digits at p to their value (the same SWAR, on 32 bits); ~0 when one is not a digit.
+std::uint64_t parse4(const char* p) {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    if (((v & 0xF0F0F0F0U) | (((v + 0x06060606U) & 0xF0F0F0F0U) >> 4)) != 0x33333333U) {
+        return ~0ULL;
+    }
+    v -= 0x30303030U;
+    v = (v * 10) + (v >> 8);  // byte 0: first two digits, byte 2: last two
+    return static_cast<std::uint64_t>((v & 0xFF) * 100 + ((v >> 16) & 0xFF));
+}
+
 template <int width>
 std::uint64_t parse_field(const char* p) {
     std::uint64_t v = 0;
     constexpr int head = width % 8;
-    for (int i = 0; i < head; ++i) {
-        if (p[i] < '0' || p[i] > '9') {
+    static_assert(head == 0 || head == 4, "fields are 4 + 8k digits wide");
+    if constexpr (head == 4) {
+        v = parse4(p);
+        if (v == ~0ULL) {
             return ~0ULL;
         }
-        v = v * 10 + static_cast<std::uint64_t>(p[i] - '0');
     }
     for (int i = head; i < width; i += 8) {
         std::uint64_t b = parse8(p + i);

@@ -78,7 +78,7 @@ struct options {
     std::string more_server_pids;
     // Deliveries: one in this many gets the full JSON syntax check (1: all of them); the others
     // are checked by position and byte-exact payload only.
-    int validate_every = 16;
+    int validate_every = 64;
     bool verbose = false;
 };
 
