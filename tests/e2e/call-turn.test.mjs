@@ -44,7 +44,10 @@ actions = ["subscribe", "publish", "presence", "send"]
     const { page, peerId } = await openPeer(context, server, { apiKey: defaultKeys.pk, channel: 'turn-room', name, relay: true });
     tabs.push({ name, page, peerId });
   }
+  await waitForVideoEverywhere(tabs);
   // Each connection was built with exactly the welcome's iceServers: this peer's TURN credential.
+  // Checked once video flows: a tab builds its connection when it learns of the other peer
+  // (presence, or the other's offer), which can come after the other tab's openPeer returned.
   for (const tab of tabs) {
     const configs = await tab.page.evaluate(() => window.h.configs);
     assert.equal(configs.length, 1, `${tab.name} built one connection`);
@@ -55,7 +58,6 @@ actions = ["subscribe", "publish", "presence", "send"]
     assert.equal(typeof server0.credential, 'string');
   }
 
-  await waitForVideoEverywhere(tabs);
   for (const a of tabs) {
     const b = tabs.find((x) => x !== a);
     const s = await statsOf(a.page, b.peerId);
