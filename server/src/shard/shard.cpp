@@ -24,11 +24,14 @@ shard::shard(server::server& srv, std::uint32_t index, std::uint32_t count)
       read_buffer_(read_buffer_size) {}
 
 shard::~shard() {
-    // Drop what is left (normally nothing after a drain), then run the cancelled handlers so
-    // every connection is released while the loop and its services still exist.
+    // Drop what is left (normally nothing after a drain; a connection accepted while the server
+    // was stopping), then run the cancelled handlers so every connection is released while the
+    // loop and its services still exist. The drop runs as a handler of this shard's loop: a
+    // connection's reference count may only change on its shard's thread (asserted in dev builds),
+    // and outside poll() nothing would count as that thread.
     tick_timer_.cancel();
-    for_each_connection([](connection& c) { c.drop(); });
     io_.restart();
+    boost::asio::post(io_, [this] { for_each_connection([](connection& c) { c.drop(); }); });
     io_.poll();
 }
 
