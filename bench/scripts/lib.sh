@@ -81,30 +81,32 @@ start_parleyd_redis() {
     --listen "127.0.0.1:$port" --threads 1 >"$tmp/$name.log" 2>&1 &
   local pid=$!
   wait_listening "$tmp/$name.log" $pid || { kill -TERM "$pid" 2>/dev/null; return 1; }
+  await_ready "$pid" "$tmp/$name.log" curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"
+}
+
+# await_ready PID LOG CHECK...: waits (10 s at most, while PID lives) until the command CHECK
+# succeeds, then prints PID. Otherwise shows LOG, stops PID and fails.
+await_ready() {
+  local pid=$1 log=$2
+  shift 2
   for _ in $(seq 200); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && { echo $pid; return 0; }
+    "$@" && { echo "$pid"; return 0; }
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  cat "$tmp/$name.log" >&2
+  cat "$log" >&2
   kill -TERM "$pid" 2>/dev/null || true
   return 1
 }
+
+redis_pong() { [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; }
 
 # redis-server on 127.0.0.1:PORT, nothing saved, on the server core.
 start_redis() {
   local port=$1 name=${2:-redis}
   taskset -c "$SERVER_CORE" redis-server --port "$port" --save '' --appendonly no \
     --bind 127.0.0.1 >"$tmp/$name.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 200); do
-    [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && { echo $pid; return 0; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  cat "$tmp/$name.log" >&2
-  kill -TERM "$pid" 2>/dev/null || true
-  return 1
+  await_ready $! "$tmp/$name.log" redis_pong "$port"
 }
 
 # nats-server with its WebSocket listener on PORT (client port PORT+1), one Go thread.
