@@ -58,12 +58,13 @@ wait_port() {
 }
 
 # Each start_* prints the server's pid; its output goes to $tmp/<name>.log.
+# start_parleyd PORT [NAME] [CONFIG]: CONFIG defaults to parley-bench.toml.
 start_parleyd() {
-  local port=$1 name=${2:-parleyd}
-  taskset -c "$SERVER_CORE" "$PARLEYD" --config "$bench/parley-bench.toml" \
+  local port=$1 name=${2:-parleyd} config=${3:-$bench/parley-bench.toml}
+  taskset -c "$SERVER_CORE" "$PARLEYD" --config "$config" \
     --listen "127.0.0.1:$port" --threads 1 >"$tmp/$name.log" 2>&1 &
   local pid=$!
-  wait_listening "$tmp/$name.log" $pid || return 1
+  wait_listening "$tmp/$name.log" $pid || { kill -TERM "$pid" 2>/dev/null; return 1; }
   echo $pid
 }
 
@@ -77,10 +78,8 @@ start_parleyd_redis() {
     printf '\n[engine]\ntype = "redis"\nurl = "redis://127.0.0.1:%s"\nprefix = "bench"\nnode_id = "%s"\n' \
       "$redis_port" "$node"
   } >"$tmp/$name.toml"
-  taskset -c "$SERVER_CORE" "$PARLEYD" --config "$tmp/$name.toml" \
-    --listen "127.0.0.1:$port" --threads 1 >"$tmp/$name.log" 2>&1 &
-  local pid=$!
-  wait_listening "$tmp/$name.log" $pid || { kill -TERM "$pid" 2>/dev/null; return 1; }
+  local pid
+  pid=$(start_parleyd "$port" "$name" "$tmp/$name.toml") || return 1
   await_ready "$pid" "$tmp/$name.log" curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"
 }
 

@@ -97,6 +97,28 @@ private:
     frame* f_ = nullptr;
 };
 
+// The references of one fan-out, taken with a single atomic update when the batch ends: each
+// recipient queue stores the frame without a reference of its own (outbound_queue::push_unreffed)
+// and the batch counts it. The caller's own reference keeps the frame alive meanwhile.
+class fanout_refs {
+public:
+    explicit fanout_refs(frame* f) : f_(f) {}
+    fanout_refs(const fanout_refs&) = delete;
+    fanout_refs& operator=(const fanout_refs&) = delete;
+    ~fanout_refs() {
+        if (n_ != 0) {
+            f_->add_refs(n_);
+        }
+    }
+    frame* get() const { return f_; }
+    // Counts one reference when `queued` (the recipient took the frame).
+    void count(bool queued) { n_ += queued ? 1 : 0; }
+
+private:
+    frame* f_;
+    std::uint32_t n_ = 0;
+};
+
 inline std::size_t frame::write_header(char* out, opcode op, std::size_t len) {
     out[0] = static_cast<char>(0x80 | static_cast<std::uint8_t>(op));
     if (len < 126) {

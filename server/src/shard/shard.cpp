@@ -214,33 +214,23 @@ std::int64_t shard::deliver_message(const publish_msg& m) {
     auto cit = local_channels_.find(m.key);
     auto pit = local_patterns_.find(m.app);
     std::int64_t delivered = 0;
+    // One atomic reference update per frame for the whole fan-out, not one per recipient.
+    net::fanout_refs plain(m.plain.get());
+    net::fanout_refs with_meta(m.with_meta.get());
+    auto send = [](connection* c, net::fanout_refs& f) {
+        f.count(c->enqueue_unreffed(f.get(), metrics::tx_type::message));
+    };
     if (pit == local_patterns_.end()) {
         // Fast path: exact subscribers only; each connection appears once per channel.
         if (cit == local_channels_.end()) {
             return 0;
         }
-        // One atomic reference update per frame for the whole fan-out, not one per recipient:
-        // `m` holds its own references until after add_refs, and nothing here releases.
-        std::uint32_t plain_refs = 0;
-        std::uint32_t meta_refs = 0;
-        net::frame* plain = m.plain.get();
-        net::frame* with_meta = m.with_meta.get();
         for (const local_sub& s : cit->second) {
             if (s.conn->id() == m.exclude) {
                 continue;
             }
-            if (s.sender_metadata && with_meta != plain) {
-                meta_refs += s.conn->enqueue_unreffed(with_meta, metrics::tx_type::message) ? 1 : 0;
-            } else {
-                plain_refs += s.conn->enqueue_unreffed(plain, metrics::tx_type::message) ? 1 : 0;
-            }
+            send(s.conn, s.sender_metadata ? with_meta : plain);
             ++delivered;
-        }
-        if (plain_refs != 0) {
-            plain->add_refs(plain_refs);
-        }
-        if (meta_refs != 0) {
-            with_meta->add_refs(meta_refs);
         }
         stats_.deliveries.add(delivered);
         return delivered;
@@ -273,13 +263,13 @@ std::int64_t shard::deliver_message(const publish_msg& m) {
                 meta = meta || (s.conn->mark & 2) != 0;
                 s.conn->mark |= 4;
             }
-            s.conn->enqueue(meta ? m.with_meta : m.plain, metrics::tx_type::message);
+            send(s.conn, meta ? with_meta : plain);
             ++delivered;
         }
     }
     for (connection* c : marked_) {
         if ((c->mark & 4) == 0) {
-            c->enqueue((c->mark & 2) != 0 ? m.with_meta : m.plain, metrics::tx_type::message);
+            send(c, (c->mark & 2) != 0 ? with_meta : plain);
             ++delivered;
         }
     }
@@ -292,9 +282,10 @@ void shard::deliver_presence(const std::string& key, const net::frame_ptr& f) {
     if (it == local_channels_.end()) {
         return;
     }
+    net::fanout_refs refs(f.get());
     for (const local_sub& s : it->second) {
         if (s.presence) {
-            s.conn->enqueue(f, metrics::tx_type::presence);
+            refs.count(s.conn->enqueue_unreffed(f.get(), metrics::tx_type::presence));
         }
     }
 }
